@@ -1,0 +1,26 @@
+"""POST /interventions"""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
+
+from oversight.api import api_handler, build_resolver, current_principal, json_response
+from oversight.interventions import create_intervention
+from oversight.models import Intervention, CreateInterventionRequest
+
+app = build_resolver()
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=128, description="Retry-safe creation (24 h)"),
+]
+
+
+@app.post("/interventions")
+def post_intervention(body: CreateInterventionRequest, idempotency_key: IdempotencyKey = None) -> Response[Intervention]:
+    created = create_intervention(current_principal(app), body, idempotency_key, app.lambda_context)
+    return json_response(201, created)
+
+
+lambda_handler = api_handler(app)

@@ -1,0 +1,1 @@
+"""Oversight: the shared domain package deployed as a Lambda layer."""

@@ -1,0 +1,131 @@
+"""HTTP glue shared by the API functions: the resolver factory, the single
+mapping of errors to the spec's error body, and the handler wrapper that
+authenticates the caller and enforces the body-size limit before routing."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from pydantic import BaseModel
+
+from oversight.auth import Principal, principal_from_claims
+from oversight.errors import NotFound, OversightError, PayloadTooLarge
+from oversight.models import ErrorBody
+from oversight.observability import logger, metrics, tracer
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+MAX_BODY_BYTES = 64 * 1024
+JSON = "application/json"
+
+
+def json_response(status: int, model: ModelT) -> Response[ModelT]:
+    return Response(status_code=status, content_type=JSON, body=model)
+
+
+def _error_body(error: OversightError) -> str:
+    return ErrorBody(code=error.code, message=error.message, details=error.details).model_dump_json(
+        exclude_none=True
+    )
+
+
+def error_response(error: OversightError) -> Response:
+    return Response(status_code=error.status, content_type=JSON, body=_error_body(error))
+
+
+def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    details = []
+    for error in errors:
+        loc = [part for part in error.get("loc", ()) if not (error.get("type") == "json_invalid" and part != "body")]
+        # Never echo the input back: it can be large or sensitive.
+        details.append({"loc": loc, "msg": error.get("msg", "invalid"), "type": error.get("type", "value_error")})
+    return details
+
+
+def _on_validation_error(exc: RequestValidationError) -> Response:
+    details = _validation_details(list(exc.errors()))
+    fields = sorted({".".join(str(p) for p in d["loc"]) for d in details})
+    message = f"Invalid request: {', '.join(fields)}" if fields else "Invalid request"
+    return Response(
+        status_code=422,
+        content_type=JSON,
+        body=ErrorBody(code="validation_error", message=message, details=details).model_dump_json(),
+    )
+
+
+def _on_domain_error(exc: OversightError) -> Response:
+    if exc.status >= 500:
+        logger.exception("request failed")
+    return error_response(exc)
+
+
+def _on_unexpected(exc: Exception) -> Response:
+    logger.exception("unhandled error")
+    metrics.add_metric(name="UnhandledError", unit="Count", value=1)
+    correlation_id = logger.get_correlation_id() or "unknown"
+    error = OversightError(f"Internal error; correlation id {correlation_id}")
+    return error_response(error)
+
+
+def build_resolver() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    app.exception_handler(RequestValidationError)(_on_validation_error)
+    app.exception_handler(OversightError)(_on_domain_error)
+    app.exception_handler(Exception)(_on_unexpected)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        return error_response(NotFound("No such route"))
+
+    return app
+
+
+def current_principal(app: APIGatewayHttpResolver) -> Principal:
+    return app.context["principal"]
+
+
+def _body_size(event: dict[str, Any]) -> int:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return len(base64.b64decode(body, validate=False))
+        except ValueError:
+            return len(body)
+    return len(body.encode())
+
+
+def _authorizer_claims(event: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
+    jwt = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}
+    return jwt.get("claims"), list(jwt.get("scopes") or [])
+
+
+def api_handler(app: APIGatewayHttpResolver, *, public: bool = False) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point of an API function: logging with the request's
+    correlation id, tracing, metrics; then size limit, caller identity, routing."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            if _body_size(event) > MAX_BODY_BYTES:
+                raise PayloadTooLarge(f"The request body exceeds {MAX_BODY_BYTES} bytes")
+            if not public:
+                claims, scopes = _authorizer_claims(event)
+                app.append_context(principal=principal_from_claims(claims, scopes))
+        except OversightError as error:
+            app.clear_context()
+            return {
+                "statusCode": error.status,
+                "headers": {"Content-Type": JSON},
+                "body": _error_body(error),
+                "isBase64Encoded": False,
+            }
+        return app.resolve(event, context)
+
+    return lambda_handler

@@ -1,0 +1,67 @@
+"""Domain errors. Each carries the HTTP status and the spec's error code, so
+they are mapped to a response in exactly one place (oversight.api)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OversightError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class Unauthorized(OversightError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(OversightError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(OversightError):
+    status, code = 404, "not_found"
+
+
+class InterventionNotFound(NotFound):
+    def __init__(self, intervention_id: str) -> None:
+        super().__init__(f"Intervention {intervention_id} not found")
+
+
+class InvalidTransition(OversightError):
+    status, code = 409, "invalid_transition"
+
+
+class InterventionExpired(OversightError):
+    status, code = 409, "expired"
+
+
+class Conflict(OversightError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(OversightError):
+    status, code = 413, "payload_too_large"
+
+
+class ValidationFailed(OversightError):
+    status, code = 422, "validation_error"
+
+    @classmethod
+    def field(cls, loc: list[str | int], msg: str, type_: str = "value_error") -> ValidationFailed:
+        where = ".".join(str(part) for part in loc)
+        return cls(f"Invalid request: {where}", [{"loc": loc, "msg": msg, "type": type_}])
+
+
+class IdempotencyKeyReused(OversightError):
+    status, code = 422, "idempotency_key_reused"
+
+
+class VersionConflict(Exception):
+    """A conditional write lost a race: the stored version is not the one read.
+    Internal signal for the domain layer, which re-reads and re-evaluates."""

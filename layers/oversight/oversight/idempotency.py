@@ -1,0 +1,82 @@
+"""Idempotency-Key support (Powertools idempotency on its own table).
+
+The key is scoped to tenant and caller, so two callers can never see each
+other's responses; the request body is the payload that must match on a
+retry (otherwise 422 idempotency_key_reused). Records live 24 h."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel, JsonValue
+
+from oversight.config import settings
+from oversight.errors import Conflict, IdempotencyKeyReused
+from oversight.store.dynamodb import dynamodb_client
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+Result = TypeVar("Result", bound=BaseModel)
+
+
+class IdempotentCommand(BaseModel):
+    tenant: str
+    caller: str
+    key: str
+    body: dict[str, JsonValue]
+
+
+@cache
+def _persistence() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(
+        table_name=settings().idempotency_table_name, boto3_client=dynamodb_client()
+    )
+
+
+@cache
+def idempotency_config() -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="[tenant, caller, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+        raise_on_no_idempotency_key=True,
+    )
+
+
+def run_idempotent(
+    function: Callable[[IdempotentCommand], Result],
+    command: IdempotentCommand,
+    result_model: type[Result],
+    lambda_context: Any = None,
+) -> Result:
+    """Run `function(command)` once per (tenant, caller, key); replay its result.
+    `function` must be module-level: its qualified name is part of the key."""
+    config = idempotency_config()
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
+    wrapped = idempotent_function(
+        data_keyword_argument="command",
+        config=config,
+        persistence_store=_persistence(),
+        output_serializer=PydanticSerializer(model=result_model),
+    )(function)
+    try:
+        return wrapped(command=command)
+    except IdempotencyValidationError as exc:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body"
+        ) from exc
+    except IdempotencyAlreadyInProgressError as exc:
+        raise Conflict("A request with this Idempotency-Key is still in progress; retry shortly") from exc

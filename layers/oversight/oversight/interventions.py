@@ -1,0 +1,142 @@
+"""Intervention use cases: create, transition, read. Each route calls one."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from oversight import clock
+from oversight.auth import REQUESTER, Principal
+from oversight.errors import Conflict, InterventionNotFound, VersionConflict
+from oversight.idempotency import IdempotentCommand, run_idempotent
+from oversight.lifecycle import Action, apply
+from oversight.models import (
+    CreateInterventionRequest,
+    EventList,
+    Intervention,
+    InterventionEvent,
+    InterventionPage,
+    ListInterventionsQuery,
+    Status,
+)
+from oversight.observability import logger, metrics
+from oversight.store import get_intervention_store
+
+# A conditional write that loses a race is re-evaluated against the fresh
+# record this many times before the caller gets 409 conflict.
+_TRANSITION_ATTEMPTS = 3
+
+
+def _checked_id(intervention_id: str) -> str:
+    """Ids are UUIDs we issued; anything else cannot exist (404, no read)."""
+    try:
+        return str(uuid.UUID(intervention_id))
+    except ValueError:
+        raise InterventionNotFound(intervention_id) from None
+
+
+def create_intervention(
+    principal: Principal,
+    request: CreateInterventionRequest,
+    idempotency_key: str | None = None,
+    lambda_context: Any = None,
+) -> Intervention:
+    principal.require_any(REQUESTER)
+    if idempotency_key is None:
+        return _create(principal.tenant, principal.sub, request)
+    command = IdempotentCommand(
+        tenant=principal.tenant,
+        caller=principal.sub,
+        key=idempotency_key,
+        body=request.model_dump(mode="json"),
+    )
+    return run_idempotent(_create_once, command, Intervention, lambda_context)
+
+
+def _create_once(command: IdempotentCommand) -> Intervention:
+    request = CreateInterventionRequest.model_validate(command.body)
+    return _create(command.tenant, command.caller, request)
+
+
+def _create(tenant: str, creator: str, request: CreateInterventionRequest, job_id: str | None = None) -> Intervention:
+    now = clock.now()
+    intervention = Intervention(
+        id=str(uuid.uuid4()),
+        status=Status.PENDING,
+        created_by=creator,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + timedelta(seconds=request.expires_in_seconds),
+        job_id=job_id,
+        version=1,
+        **request.model_dump(exclude={"expires_in_seconds"}),
+    )
+    event = InterventionEvent(
+        at=now, actor=creator, action="created", from_status=None, to_status=Status.PENDING
+    )
+    get_intervention_store().create(tenant, intervention, event)
+    metrics.add_metric(name="InterventionCreated", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "intervention created",
+        extra={"intervention_id": intervention.id, "type": intervention.type, "priority": intervention.priority},
+    )
+    return intervention
+
+
+def transition_intervention(
+    principal: Principal,
+    intervention_id: str,
+    action: Action,
+    reason: str | None = None,
+    response: Any = None,
+) -> Intervention:
+    """Apply `action` with optimistic concurrency: read, validate, write only
+    if the version is unchanged; on a lost race re-read and re-validate."""
+    intervention_id = _checked_id(intervention_id)
+    store = get_intervention_store()
+    for _ in range(_TRANSITION_ATTEMPTS):
+        current = store.get(principal.tenant, intervention_id)
+        if current is None:
+            raise InterventionNotFound(intervention_id)
+        updated, event = apply(action, current, principal, clock.now(), reason, response)
+        try:
+            store.save_transition(principal.tenant, current, updated, event)
+        except VersionConflict:
+            continue
+        metrics.add_metric(name=f"Intervention{event.action.capitalize()}", unit=MetricUnit.Count, value=1)
+        if action in (Action.APPROVE, Action.REJECT):
+            metrics.add_metric(name="InterventionDecided", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "intervention %s",
+            event.action,
+            extra={"intervention_id": intervention_id, "from": event.from_status, "to": event.to_status},
+        )
+        return updated
+    raise Conflict("The intervention changed concurrently; read it again and retry")
+
+
+def get_intervention(principal: Principal, intervention_id: str) -> Intervention:
+    principal.require_member()
+    intervention_id = _checked_id(intervention_id)
+    found = get_intervention_store().get(principal.tenant, intervention_id)
+    if found is None:
+        raise InterventionNotFound(intervention_id)
+    return found
+
+
+def list_interventions(principal: Principal, query: ListInterventionsQuery) -> InterventionPage:
+    principal.require_member()
+    page = get_intervention_store().list(principal.tenant, query)
+    return InterventionPage(items=page.items, next_cursor=page.next_cursor)
+
+
+def intervention_events(principal: Principal, intervention_id: str) -> EventList:
+    principal.require_member()
+    intervention_id = _checked_id(intervention_id)
+    events = get_intervention_store().events(principal.tenant, intervention_id)
+    if events is None:
+        raise InterventionNotFound(intervention_id)
+    return EventList(items=events)

@@ -1,0 +1,34 @@
+"""API and domain shapes (pydantic v2). Request models reject unknown fields."""
+
+from oversight.models.common import ErrorBody, Timestamp
+from oversight.models.intervention import (
+    CreateInterventionRequest,
+    DecisionRequest,
+    EmptyRequest,
+    EventList,
+    Intervention,
+    InterventionEvent,
+    InterventionPage,
+    InterventionType,
+    ListInterventionsQuery,
+    Priority,
+    ReasonRequest,
+    Status,
+)
+
+__all__ = [
+    "CreateInterventionRequest",
+    "DecisionRequest",
+    "EmptyRequest",
+    "ErrorBody",
+    "EventList",
+    "Intervention",
+    "InterventionEvent",
+    "InterventionPage",
+    "InterventionType",
+    "ListInterventionsQuery",
+    "Priority",
+    "ReasonRequest",
+    "Status",
+    "Timestamp",
+]

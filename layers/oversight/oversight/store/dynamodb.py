@@ -1,0 +1,246 @@
+"""DynamoDB implementation of the stores (single table, see keys.py)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from oversight.config import settings
+from oversight.errors import VersionConflict
+from oversight.models import Intervention, InterventionEvent, ListInterventionsQuery, Status
+from oversight.store import keys
+from oversight.store.base import InterventionStore, Page
+from oversight.store.cursor import decode_cursor, encode_cursor
+from oversight.store.marshal import dump_item, load_item
+
+# A filtered list reads ahead in larger steps, but never more than this many
+# Query requests for one page; a short page then carries a cursor.
+_MAX_QUERIES_PER_PAGE = 5
+_FILTERED_READ_AHEAD = 100
+_JSON_FIELDS = ("context", "response")
+_PROJECTED = set(Intervention.model_fields)
+
+
+@cache
+def dynamodb_client() -> Any:
+    return boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+
+
+def _intervention_item(tenant: str, iv: Intervention) -> dict[str, Any]:
+    values = iv.model_dump(mode="json")
+    for name in _JSON_FIELDS:
+        values[name] = json.dumps(values[name], separators=(",", ":"))
+    values.update(
+        pk=keys.intervention_pk(tenant, iv.id),
+        sk=keys.META_SK,
+        entity="intervention",
+        **keys.index_keys(tenant, iv, settings().retention_days),
+    )
+    return dump_item(values)
+
+
+def _intervention_from_item(item: dict[str, Any]) -> Intervention:
+    values = load_item(item)
+    for name in _JSON_FIELDS:
+        values[name] = json.loads(values[name])
+    return Intervention.model_validate({k: v for k, v in values.items() if k in _PROJECTED})
+
+
+def _event_item(tenant: str, intervention_id: str, version: int, event: InterventionEvent) -> dict[str, Any]:
+    values = event.model_dump(mode="json")
+    values.update(pk=keys.intervention_pk(tenant, intervention_id), sk=keys.event_sk(version), entity="event")
+    return dump_item(values)
+
+
+def _event_from_item(item: dict[str, Any]) -> InterventionEvent:
+    values = load_item(item)
+    return InterventionEvent.model_validate({k: values.get(k) for k in InterventionEvent.model_fields})
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = error.response.get("CancellationReasons") or []
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+class DynamoInterventionStore(InterventionStore):
+    def __init__(self, table_name: str, client: Any) -> None:
+        self._table = table_name
+        self._client = client
+
+    # -------------------------------------------------------------- writes
+    def create(self, tenant: str, intervention: Intervention, event: InterventionEvent) -> None:
+        self._client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _intervention_item(tenant, intervention),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {"Put": {"TableName": self._table, "Item": _event_item(tenant, intervention.id, 1, event)}},
+            ]
+        )
+
+    def save_transition(
+        self, tenant: str, before: Intervention, after: Intervention, event: InterventionEvent
+    ) -> None:
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _intervention_item(tenant, after),
+                            "ConditionExpression": "#version = :expected",
+                            "ExpressionAttributeNames": {"#version": "version"},
+                            "ExpressionAttributeValues": {":expected": {"N": str(before.version)}},
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _event_item(tenant, after.id, after.version, event),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise VersionConflict(after.id) from error
+            raise
+
+    # -------------------------------------------------------------- reads
+    def get(self, tenant: str, intervention_id: str) -> Intervention | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": keys.intervention_pk(tenant, intervention_id)}, "sk": {"S": keys.META_SK}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return _intervention_from_item(item) if item else None
+
+    def events(self, tenant: str, intervention_id: str) -> list[InterventionEvent] | None:
+        # One partition holds the record ("#META" sorts before "EVT#") and its
+        # events, so a single Query answers both "does it exist" and the trail.
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": keys.intervention_pk(tenant, intervention_id)}},
+            "ConsistentRead": True,
+        }
+        found = False
+        events: list[InterventionEvent] = []
+        while True:
+            response = self._client.query(**request)
+            for item in response.get("Items", []):
+                sort_key = item["sk"]["S"]
+                if sort_key == keys.META_SK:
+                    found = True
+                elif sort_key.startswith(keys.EVENT_PREFIX):
+                    events.append(_event_from_item(item))
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return events if found else None
+
+    def list(self, tenant: str, query: ListInterventionsQuery) -> Page:
+        index, partition_attr, sort_attr, partition, sort_prefix = self._plan(tenant, query)
+        names = {"#p": partition_attr}
+        values: dict[str, Any] = {":p": {"S": partition}}
+        condition = "#p = :p"
+        if sort_prefix:
+            names["#s"] = sort_attr
+            values[":s"] = {"S": sort_prefix}
+            condition += " AND begins_with(#s, :s)"
+        filters = []
+        if query.status is not Status.PENDING and query.priority is not None:
+            filters.append(("priority", query.priority.value))
+        if query.type is not None:
+            filters.append(("type", query.type.value))
+        if query.assigned_to is not None:
+            filters.append(("assigned_to", query.assigned_to))
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": query.status is Status.PENDING,
+        }
+        if filters:
+            clauses = []
+            for n, (attr, value) in enumerate(filters):
+                names[f"#f{n}"] = attr
+                values[f":f{n}"] = {"S": value}
+                clauses.append(f"#f{n} = :f{n}")
+            request["FilterExpression"] = " AND ".join(clauses)
+        request["ExpressionAttributeNames"] = names
+        request["ExpressionAttributeValues"] = values
+
+        position_attrs = ("pk", "sk", partition_attr, sort_attr)
+        if query.cursor:
+            request["ExclusiveStartKey"] = {
+                name: {"S": value}
+                for name, value in decode_cursor(
+                    query.cursor,
+                    query.filters(),
+                    expected={partition_attr: partition},
+                    required=position_attrs,
+                    pk_prefix=keys.tenant_prefix(tenant) + "INT#",
+                ).items()
+            }
+
+        collected: list[dict[str, Any]] = []
+        next_position: dict[str, str] | None = None
+        for _ in range(_MAX_QUERIES_PER_PAGE):
+            wanted = query.limit + 1 - len(collected)
+            # Limit counts items read before the filter: read ahead when filtering.
+            request["Limit"] = max(wanted, _FILTERED_READ_AHEAD) if filters else wanted
+            response = self._client.query(**request)
+            collected.extend(response.get("Items", []))
+            last_key = response.get("LastEvaluatedKey")
+            if len(collected) > query.limit or not last_key:
+                break
+            request["ExclusiveStartKey"] = last_key
+        else:
+            # Read budget spent on a sparse filter: hand back what we have and
+            # resume after the last item read.
+            next_position = {name: last_key[name]["S"] for name in position_attrs}
+
+        page_items = collected[: query.limit]
+        if len(collected) > query.limit:
+            last = page_items[-1]
+            next_position = {name: last[name]["S"] for name in position_attrs}
+        cursor = encode_cursor(next_position, query.filters()) if next_position else None
+        return Page(items=[_intervention_from_item(item) for item in page_items], next_cursor=cursor)
+
+    @staticmethod
+    def _plan(tenant: str, query: ListInterventionsQuery) -> tuple[str, str, str, str, str]:
+        """Pick the index and key condition: (index, pk attr, sk attr, pk value, sk prefix)."""
+        rank_prefix = ""
+        if query.status is Status.PENDING and query.priority is not None:
+            rank_prefix = f"{query.priority.rank}#"
+        if query.uow_id is not None:
+            return (
+                "gsi2",
+                "gsi2pk",
+                "gsi2sk",
+                keys.uow_partition(tenant, query.uow_id),
+                f"{query.status.value}#{rank_prefix}",
+            )
+        return "gsi1", "gsi1pk", "gsi1sk", keys.status_partition(tenant, query.status), rank_prefix
+
+
+@cache
+def get_intervention_store() -> InterventionStore:
+    return DynamoInterventionStore(settings().table_name, dynamodb_client())

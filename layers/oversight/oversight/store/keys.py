@@ -1,0 +1,71 @@
+"""Key design of the single table (docs/data-model.md). Every key starts
+with the tenant, so no query can cross tenants."""
+
+from __future__ import annotations
+
+import zlib
+
+from oversight.clock import iso
+from oversight.models import Intervention, Status
+
+META_SK = "#META"
+EVENT_PREFIX = "EVT#"
+SCHEDULE_SHARDS = 4
+
+
+def tenant_prefix(tenant: str) -> str:
+    return f"T#{tenant}#"
+
+
+def intervention_pk(tenant: str, intervention_id: str) -> str:
+    return f"T#{tenant}#INT#{intervention_id}"
+
+
+def event_sk(version: int) -> str:
+    # The version numbers the changes, so the event key is deterministic:
+    # one event per change, and a replayed write cannot add a second.
+    return f"{EVENT_PREFIX}{version:010d}"
+
+
+def status_partition(tenant: str, status: Status) -> str:
+    return f"T#{tenant}#INT#S#{status.value}"
+
+
+def uow_partition(tenant: str, uow_id: str) -> str:
+    return f"T#{tenant}#INT#U#{uow_id}"
+
+
+def queue_order(iv: Intervention) -> str:
+    """Sort key inside a status: the pending queue orders by priority then
+    age (ascending); every other status by age (read newest first)."""
+    created = f"{iso(iv.created_at)}#{iv.id}"
+    if iv.status is Status.PENDING:
+        return f"{iv.priority.rank}#{created}"
+    return created
+
+
+def schedule_shard(intervention_id: str) -> int:
+    return zlib.crc32(intervention_id.encode()) % SCHEDULE_SHARDS
+
+
+def index_keys(tenant: str, iv: Intervention, retention_days: int) -> dict[str, str | int]:
+    """Index attributes derived from the record's state (recomputed on each write)."""
+    order = queue_order(iv)
+    keys: dict[str, str | int] = {
+        "gsi1pk": status_partition(tenant, iv.status),
+        "gsi1sk": order,
+        "gsi2pk": uow_partition(tenant, iv.uow_id),
+        "gsi2sk": f"{iv.status.value}#{order}",
+    }
+    shard = schedule_shard(iv.id)
+    if iv.status.is_open:
+        # Due-time index for the sweeper: open records only (sparse).
+        keys["gsi3pk"] = f"DUE#{shard}"
+        keys["gsi3sk"] = f"{iso(iv.expires_at)}#{tenant}#{iv.id}"
+    else:
+        purge_at = iv.updated_at.timestamp() + retention_days * 86400
+        keys["gsi3pk"] = f"PURGE#{shard}"
+        keys["gsi3sk"] = f"{int(purge_at):012d}#{tenant}#{iv.id}"
+        # TTL backstop a day after the sweeper's purge time.
+        keys["ttl"] = int(purge_at) + 86400
+    return keys

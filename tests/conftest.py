@@ -1,0 +1,91 @@
+"""Shared fixtures: one moto mock for the whole session (client creation
+inside the mock is slow), reset between tests; tables built from
+template.yaml; handlers invoked with the sample events from events/."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from local_runtime.handlers import ensure_layer_on_path, load_handler  # noqa: E402
+from local_runtime.template import REGION, Template, create_tables  # noqa: E402
+
+ensure_layer_on_path()
+TEMPLATE = Template()
+
+# The functions' environment from the template, plus a fake AWS account.
+for _spec in TEMPLATE.functions():
+    for _key, _value in _spec.environment.items():
+        if _key != "POWERTOOLS_SERVICE_NAME":
+            os.environ.setdefault(_key, _value)
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION=REGION,
+    POWERTOOLS_TRACE_DISABLED="true",
+    POWERTOOLS_SERVICE_NAME="oversight-tests",
+    POWERTOOLS_METRICS_NAMESPACE="Oversight",
+)
+for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+    os.environ.pop(_name, None)
+
+from tests.support import ApiClient, Clock, RequestCounter  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def aws() -> Iterator[Any]:
+    from moto import mock_aws
+
+    from local_runtime.emulation import make_dynamodb_writes_atomic
+
+    make_dynamodb_writes_atomic()
+    mock = mock_aws()
+    mock.start()
+    from oversight.store.dynamodb import dynamodb_client
+
+    yield mock, dynamodb_client()
+    mock.stop()
+
+
+@pytest.fixture
+def dynamodb(aws: Any) -> Iterator[Any]:
+    """A fresh account with the template's tables, for each test."""
+    mock, client = aws
+    mock.reset()
+    create_tables(client, TEMPLATE)
+    yield client
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    from oversight import clock as clock_module
+
+    controlled = Clock(datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(clock_module, "now", controlled.now)
+    return controlled
+
+
+@pytest.fixture
+def api(dynamodb: Any, clock: Clock) -> ApiClient:
+    return ApiClient(TEMPLATE, ROOT / "events")
+
+
+@pytest.fixture
+def requests_made(dynamodb: Any) -> Iterator[RequestCounter]:
+    counter = RequestCounter(dynamodb)
+    yield counter
+    counter.detach()
+
+
+__all__ = ["timedelta", "json"]

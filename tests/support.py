@@ -1,0 +1,136 @@
+"""Test helpers: a controllable clock, a client that invokes handlers with
+the sample events from events/, and a DynamoDB request counter."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, parse_qsl
+
+from local_runtime.context import LocalLambdaContext
+from local_runtime.handlers import load_handler
+from local_runtime.routing import Router, build_http_event
+from local_runtime.template import Template
+
+
+class Clock:
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> datetime:
+        self.current += timedelta(**delta)
+        return self.current
+
+
+def user(sub: str, *roles: str, tenant: str | None = "acme", groups_as_list: bool = False) -> dict[str, Any]:
+    """JWT claims as the HTTP API authorizer passes them."""
+    claims: dict[str, Any] = {"sub": sub, "token_use": "id"}
+    if roles:
+        claims["cognito:groups"] = list(roles) if groups_as_list else f"[{' '.join(roles)}]"
+    if tenant is not None:
+        claims["custom:tenant"] = tenant
+    return claims
+
+
+REQUESTER = user("agent-7", "requester")
+OPERATOR = user("pilot-ana", "operator")
+OPERATOR_2 = user("pilot-bo", "operator")
+ADMIN = user("root-cy", "admin")
+VIEWER = user("watcher-di", "viewer")
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+    raw: dict[str, Any]
+
+
+class ApiClient:
+    """Calls the function that template.yaml routes a request to, in
+    process, starting from that function's sample event in events/."""
+
+    def __init__(self, template: Template, events_dir: Path) -> None:
+        self.router = Router(template)
+        self.events_dir = events_dir
+
+    def sample_event(self, function_name: str) -> dict[str, Any]:
+        return json.loads((self.events_dir / f"{function_name}.json").read_text())
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        claims: dict[str, Any] | None,
+        body: Any = None,
+        raw_body: str | bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        parts = urlsplit(url)
+        match = self.router.match(method, parts.path)
+        assert match is not None, f"no route for {method} {parts.path}"
+        sent_headers = {"content-type": "application/json", **(headers or {})}
+        payload = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+        event = build_http_event(
+            match,
+            method,
+            parts.path,
+            query=parse_qsl(parts.query, keep_blank_values=True),
+            headers=sent_headers,
+            body=payload,
+            claims=claims,
+            base=self.sample_event(match.function.name),
+        )
+        handler = load_handler(match.function)
+        result = handler(event, LocalLambdaContext(match.function.logical_id, match.function.timeout))
+        text = result.get("body") or ""
+        return Reply(
+            status=result["statusCode"],
+            body=json.loads(text) if text else None,
+            headers={k.lower(): v for k, v in (result.get("headers") or {}).items()},
+            raw=result,
+        )
+
+    def get(self, url: str, claims: dict[str, Any] | None, **kwargs: Any) -> Reply:
+        return self.request("GET", url, claims, **kwargs)
+
+    def post(self, url: str, claims: dict[str, Any] | None, body: Any = None, **kwargs: Any) -> Reply:
+        return self.request("POST", url, claims, body=body, **kwargs)
+
+    def create(self, claims: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+        body = {"uow_id": "uow-1", "type": "approval", "title": "Approve it", **fields}
+        reply = self.post("/interventions", claims or REQUESTER, body)
+        assert reply.status == 201, reply.body
+        return reply.body
+
+
+class RequestCounter:
+    """Counts DynamoDB requests by operation and the items they returned."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: Counter[str] = Counter()
+        self.items_read = 0
+        client.meta.events.register("after-call.dynamodb", self._after)
+
+    def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+        if "Items" in parsed:
+            self.items_read += len(parsed["Items"])
+        elif parsed.get("Item"):
+            self.items_read += 1
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.items_read = 0
+
+    def detach(self) -> None:
+        self.client.meta.events.unregister("after-call.dynamodb", self._after)
