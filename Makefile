@@ -10,6 +10,7 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
 # This machine's pip config may name local mirrors that do not exist; keep pip quiet about them.
 PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
 
