@@ -14,7 +14,7 @@ export SAM_CLI_TELEMETRY := 0
 # This machine's pip config may name local mirrors that do not exist; keep pip quiet about them.
 PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
 
-.PHONY: help dev test unit integration e2e run token reset validate build deploy clean
+.PHONY: help dev test unit integration e2e run token bench reset validate build deploy clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ run: $(VENV)/.installed  ## Serve the API on http://127.0.0.1:$${PORT:-3000} wit
 
 token: $(VENV)/.installed  ## Print a local JWT: make token SUB=alice ROLES=operator TENANT=acme
 	@$(PY) -m local_runtime token --sub "$${SUB:-alice}" --roles "$${ROLES:-admin}" --tenant "$${TENANT:-acme}"
+
+bench: $(VENV)/.installed  ## DynamoDB requests/items per operation at 1k/10k/100k records, cold imports
+	$(PY) -m bench.run $${SIZES:+--sizes $$SIZES}
 
 reset:  ## Wipe the local runtime's data (.oversight/)
 	rm -rf .oversight

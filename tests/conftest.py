@@ -4,11 +4,9 @@ template.yaml; handlers invoked with the sample events from events/."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +15,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from local_runtime.handlers import ensure_layer_on_path, load_handler  # noqa: E402
-from local_runtime.template import REGION, Template, create_tables  # noqa: E402
+from local_runtime.handlers import ensure_layer_on_path  # noqa: E402
+from local_runtime.template import Template, create_tables  # noqa: E402
 
 ensure_layer_on_path()
 TEMPLATE = Template()
 
-# The functions' environment from the template, plus a fake AWS account.
-for _spec in TEMPLATE.functions():
-    for _key, _value in _spec.environment.items():
-        if _key != "POWERTOOLS_SERVICE_NAME":
-            os.environ.setdefault(_key, _value)
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_SESSION_TOKEN="testing",
-    AWS_DEFAULT_REGION=REGION,
-    POWERTOOLS_TRACE_DISABLED="true",
-    POWERTOOLS_SERVICE_NAME="oversight-tests",
-    POWERTOOLS_METRICS_NAMESPACE="Oversight",
-)
-for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-    os.environ.pop(_name, None)
+from tests.support import ApiClient, Clock, RequestCounter, configure_environment  # noqa: E402
 
-from tests.support import ApiClient, Clock, RequestCounter  # noqa: E402
+configure_environment(TEMPLATE)
 
 
 @pytest.fixture(scope="session")
@@ -87,5 +70,3 @@ def requests_made(dynamodb: Any) -> Iterator[RequestCounter]:
     yield counter
     counter.detach()
 
-
-__all__ = ["timedelta", "json"]

@@ -4,6 +4,7 @@ the sample events from events/, and a DynamoDB request counter."""
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +15,26 @@ from urllib.parse import urlsplit, parse_qsl
 from local_runtime.context import LocalLambdaContext
 from local_runtime.handlers import load_handler
 from local_runtime.routing import Router, build_http_event
-from local_runtime.template import Template
+from local_runtime.template import REGION, Template
+
+
+def configure_environment(template: Template) -> None:
+    """The functions' environment from the template, plus a fake account."""
+    for spec in template.functions():
+        for key, value in spec.environment.items():
+            if key != "POWERTOOLS_SERVICE_NAME":
+                os.environ.setdefault(key, value)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION=REGION,
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_SERVICE_NAME="oversight-tests",
+        POWERTOOLS_METRICS_NAMESPACE="Oversight",
+    )
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        os.environ.pop(name, None)
 
 
 class Clock:
@@ -127,6 +147,8 @@ class RequestCounter:
             self.items_read += len(parsed["Items"])
         elif parsed.get("Item"):
             self.items_read += 1
+        for items in (parsed.get("Responses") or {}).values():
+            self.items_read += len(items) if isinstance(items, list) else 0
 
     def reset(self) -> None:
         self.calls.clear()
@@ -134,3 +156,28 @@ class RequestCounter:
 
     def detach(self) -> None:
         self.client.meta.events.unregister("after-call.dynamodb", self._after)
+
+
+class FakeRemainingTime:
+    """get_remaining_time_in_millis that allows `calls` checks with plenty
+    of time, then reports the invocation as nearly out of time."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls = calls
+
+    def __call__(self) -> int:
+        self.calls -= 1
+        return 60_000 if self.calls >= 0 else 1_000
+
+
+def stored_interventions(client: Any, table: str = "OversightTable") -> list[Any]:
+    """Every intervention record, read the brute-force way (tests only)."""
+    from oversight.store.dynamodb import _intervention_from_item
+
+    records, request = [], {"TableName": table}
+    while True:
+        response = client.scan(**request)
+        records += [_intervention_from_item(i) for i in response["Items"] if i["sk"]["S"] == "#META"]
+        if "LastEvaluatedKey" not in response:
+            return records
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -1,6 +1,16 @@
 """API and domain shapes (pydantic v2). Request models reject unknown fields."""
 
 from oversight.models.common import ErrorBody, Timestamp
+from oversight.models.stats import (
+    DailyFigures,
+    DailyStats,
+    InterventionStats,
+    JobStats,
+    JobStatus,
+    ResponderCount,
+    Stats,
+    ToolCount,
+)
 from oversight.models.intervention import (
     CreateInterventionRequest,
     DecisionRequest,
@@ -17,6 +27,14 @@ from oversight.models.intervention import (
 )
 
 __all__ = [
+    "DailyFigures",
+    "DailyStats",
+    "InterventionStats",
+    "JobStats",
+    "JobStatus",
+    "ResponderCount",
+    "Stats",
+    "ToolCount",
     "CreateInterventionRequest",
     "DecisionRequest",
     "EmptyRequest",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 
 from oversight.models import Intervention, InterventionEvent, ListInterventionsQuery
 
@@ -35,3 +36,25 @@ class InterventionStore(ABC):
     @abstractmethod
     def events(self, tenant: str, intervention_id: str) -> list[InterventionEvent] | None:
         """The audit trail oldest first, or None when there is no such intervention."""
+
+    @abstractmethod
+    def due_for_expiry(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(tenant, id) of open interventions with expires_at <= now, oldest first."""
+
+    @abstractmethod
+    def past_retention(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(tenant, id) of closed interventions whose retention ended."""
+
+    @abstractmethod
+    def purge(self, tenant: str, intervention_id: str, now: datetime) -> int:
+        """Delete the record and its events; return the number of items deleted."""
+
+
+class StatsStore(ABC):
+    """The pre-computed counters of a tenant, as sharded items."""
+
+    @abstractmethod
+    def totals(self, tenant: str) -> list[dict[str, float]]: ...
+
+    @abstractmethod
+    def daily(self, tenant: str, days: list[str]) -> dict[str, list[dict[str, float]]]: ...

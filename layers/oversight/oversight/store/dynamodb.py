@@ -10,11 +10,14 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from oversight import clock
+from oversight.clock import iso
 from oversight.config import settings
+from oversight.counters import CounterDelta, on_created, on_transition
 from oversight.errors import VersionConflict
 from oversight.models import Intervention, InterventionEvent, ListInterventionsQuery, Status
 from oversight.store import keys
-from oversight.store.base import InterventionStore, Page
+from oversight.store.base import InterventionStore, Page, StatsStore
 from oversight.store.cursor import decode_cursor, encode_cursor
 from oversight.store.marshal import dump_item, load_item
 
@@ -23,6 +26,8 @@ from oversight.store.marshal import dump_item, load_item
 _MAX_QUERIES_PER_PAGE = 5
 _FILTERED_READ_AHEAD = 100
 _JSON_FIELDS = ("context", "response")
+_BATCH_GET_MAX = 100
+_BATCH_WRITE_MAX = 25
 _PROJECTED = set(Intervention.model_fields)
 
 
@@ -72,6 +77,45 @@ def _is_condition_failure(error: ClientError) -> bool:
     return False
 
 
+def _visible(item: dict[str, Any], now_epoch: float) -> bool:
+    """False once a closed record is past retention: reads hide it even
+    before the sweeper has deleted it."""
+    purge_at = item.get("purge_at")
+    return purge_at is None or float(purge_at["N"]) > now_epoch
+
+
+def _counter_updates(table: str, tenant: str, shard: int, delta: CounterDelta) -> list[dict[str, Any]]:
+    """Transaction items that ADD `delta` to the tenant's counter shard."""
+    pk = keys.counters_pk(tenant, shard)
+    targets = [(keys.TOTALS_SK, delta.totals)] + [(keys.day_sk(day), counts) for day, counts in delta.daily.items()]
+    updates = []
+    for sort_key, counts in targets:
+        names, values, clauses = {}, {}, []
+        for n, (name, amount) in enumerate(sorted(counts.items())):
+            if amount == 0:
+                continue
+            names[f"#c{n}"] = name
+            values[f":c{n}"] = {"N": repr(amount)}
+            clauses.append(f"#c{n} :c{n}")
+        if clauses:
+            updates.append(
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": pk}, "sk": {"S": sort_key}},
+                        "UpdateExpression": "ADD " + ", ".join(clauses),
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": values,
+                    }
+                }
+            )
+    return updates
+
+
+def _numbers(item: dict[str, Any]) -> dict[str, float]:
+    return {name: float(value["N"]) for name, value in item.items() if "N" in value}
+
+
 class DynamoInterventionStore(InterventionStore):
     def __init__(self, table_name: str, client: Any) -> None:
         self._table = table_name
@@ -89,6 +133,7 @@ class DynamoInterventionStore(InterventionStore):
                     }
                 },
                 {"Put": {"TableName": self._table, "Item": _event_item(tenant, intervention.id, 1, event)}},
+                *_counter_updates(self._table, tenant, keys.counter_shard(intervention.id), on_created(intervention)),
             ]
         )
 
@@ -114,6 +159,7 @@ class DynamoInterventionStore(InterventionStore):
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
+                    *_counter_updates(self._table, tenant, keys.counter_shard(after.id), on_transition(before, after)),
                 ]
             )
         except ClientError as error:
@@ -129,7 +175,9 @@ class DynamoInterventionStore(InterventionStore):
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return _intervention_from_item(item) if item else None
+        if not item or not _visible(item, clock.now().timestamp()):
+            return None
+        return _intervention_from_item(item)
 
     def events(self, tenant: str, intervention_id: str) -> list[InterventionEvent] | None:
         # One partition holds the record ("#META" sorts before "EVT#") and its
@@ -142,12 +190,13 @@ class DynamoInterventionStore(InterventionStore):
         }
         found = False
         events: list[InterventionEvent] = []
+        now_epoch = clock.now().timestamp()
         while True:
             response = self._client.query(**request)
             for item in response.get("Items", []):
                 sort_key = item["sk"]["S"]
                 if sort_key == keys.META_SK:
-                    found = True
+                    found = _visible(item, now_epoch)
                 elif sort_key.startswith(keys.EVENT_PREFIX):
                     events.append(_event_from_item(item))
             if "LastEvaluatedKey" not in response:
@@ -202,12 +251,13 @@ class DynamoInterventionStore(InterventionStore):
 
         collected: list[dict[str, Any]] = []
         next_position: dict[str, str] | None = None
+        now_epoch = clock.now().timestamp()
         for _ in range(_MAX_QUERIES_PER_PAGE):
             wanted = query.limit + 1 - len(collected)
             # Limit counts items read before the filter: read ahead when filtering.
             request["Limit"] = max(wanted, _FILTERED_READ_AHEAD) if filters else wanted
             response = self._client.query(**request)
-            collected.extend(response.get("Items", []))
+            collected.extend(item for item in response.get("Items", []) if _visible(item, now_epoch))
             last_key = response.get("LastEvaluatedKey")
             if len(collected) > query.limit or not last_key:
                 break
@@ -223,6 +273,67 @@ class DynamoInterventionStore(InterventionStore):
             next_position = {name: last[name]["S"] for name in position_attrs}
         cursor = encode_cursor(next_position, query.filters()) if next_position else None
         return Page(items=[_intervention_from_item(item) for item in page_items], next_cursor=cursor)
+
+    # -------------------------------------------------------------- sweep
+    def due_for_expiry(self, shard: int, now: Any, limit: int) -> list[tuple[str, str]]:
+        return self._schedule(keys.due_partition(shard), iso(now), limit)
+
+    def past_retention(self, shard: int, now: Any, limit: int) -> list[tuple[str, str]]:
+        return self._schedule(keys.purge_partition(shard), f"{int(now.timestamp()):012d}", limit)
+
+    def _schedule(self, partition: str, until: str, limit: int) -> list[tuple[str, str]]:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName="gsi3",
+            KeyConditionExpression="gsi3pk = :p AND gsi3sk <= :until",
+            ExpressionAttributeValues={":p": {"S": partition}, ":until": {"S": until + keys.SCHEDULE_UPPER_SUFFIX}},
+            Limit=limit,
+        )
+        return [keys.schedule_entry(item["gsi3sk"]["S"]) for item in response.get("Items", [])]
+
+    def purge(self, tenant: str, intervention_id: str, now: Any) -> int:
+        """Delete a closed record past retention with its events: events
+        first, the record last, so an interrupted purge is still indexed and
+        the next run finishes it. Safe to run twice at once."""
+        pk = keys.intervention_pk(tenant, intervention_id)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :evt)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":evt": {"S": keys.EVENT_PREFIX}},
+            "ProjectionExpression": "pk, sk",
+        }
+        deleted = 0
+        while True:
+            response = self._client.query(**request)
+            event_keys = response.get("Items", [])
+            for start in range(0, len(event_keys), _BATCH_WRITE_MAX):
+                self._batch_delete(event_keys[start : start + _BATCH_WRITE_MAX])
+            deleted += len(event_keys)
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}, "sk": {"S": keys.META_SK}},
+                ConditionExpression="purge_at <= :now",
+                ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}},
+            )
+            deleted += 1
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+        return deleted
+
+    def _batch_delete(self, item_keys: list[dict[str, Any]]) -> None:
+        requests = [{"DeleteRequest": {"Key": key}} for key in item_keys]
+        for _ in range(8):
+            if not requests:
+                return
+            response = self._client.batch_write_item(RequestItems={self._table: requests})
+            requests = response.get("UnprocessedItems", {}).get(self._table, [])
+        if requests:
+            raise RuntimeError(f"{len(requests)} deletes left unprocessed after retries")
 
     @staticmethod
     def _plan(tenant: str, query: ListInterventionsQuery) -> tuple[str, str, str, str, str]:
@@ -241,6 +352,47 @@ class DynamoInterventionStore(InterventionStore):
         return "gsi1", "gsi1pk", "gsi1sk", keys.status_partition(tenant, query.status), rank_prefix
 
 
+class DynamoStatsStore(StatsStore):
+    """Reads the counter shards: a fixed number of items per request."""
+
+    def __init__(self, table_name: str, client: Any) -> None:
+        self._table = table_name
+        self._client = client
+
+    def totals(self, tenant: str) -> list[dict[str, float]]:
+        wanted = [(keys.counters_pk(tenant, shard), keys.TOTALS_SK) for shard in range(keys.COUNTER_SHARDS)]
+        return [_numbers(item) for item in self._batch_get(wanted).values()]
+
+    def daily(self, tenant: str, days: list[str]) -> dict[str, list[dict[str, float]]]:
+        wanted = [
+            (keys.counters_pk(tenant, shard), keys.day_sk(day)) for day in days for shard in range(keys.COUNTER_SHARDS)
+        ]
+        found = self._batch_get(wanted)
+        return {day: [_numbers(item) for (_, sk), item in found.items() if sk == keys.day_sk(day)] for day in days}
+
+    def _batch_get(self, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(wanted), _BATCH_GET_MAX):
+            pending: dict[str, Any] = {
+                self._table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in wanted[start : start + _BATCH_GET_MAX]]}
+            }
+            for _ in range(8):
+                response = self._client.batch_get_item(RequestItems=pending)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    found[(item["pk"]["S"], item["sk"]["S"])] = item
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+            if pending:
+                raise RuntimeError("counter reads left unprocessed after retries")
+        return found
+
+
 @cache
 def get_intervention_store() -> InterventionStore:
     return DynamoInterventionStore(settings().table_name, dynamodb_client())
+
+
+@cache
+def get_stats_store() -> StatsStore:
+    return DynamoStatsStore(settings().table_name, dynamodb_client())

@@ -9,6 +9,8 @@ from oversight.clock import iso
 from oversight.models import Intervention, Status
 
 META_SK = "#META"
+TOTALS_SK = "TOTAL"
+COUNTER_SHARDS = 4
 EVENT_PREFIX = "EVT#"
 SCHEDULE_SHARDS = 4
 
@@ -48,6 +50,38 @@ def schedule_shard(intervention_id: str) -> int:
     return zlib.crc32(intervention_id.encode()) % SCHEDULE_SHARDS
 
 
+def counter_shard(intervention_id: str) -> int:
+    return zlib.crc32(intervention_id.encode()[::-1]) % COUNTER_SHARDS
+
+
+def counters_pk(tenant: str, shard: int) -> str:
+    # The shard is in the partition key so a hot tenant's counter writes
+    # spread over COUNTER_SHARDS partitions.
+    return f"T#{tenant}#STATS#{shard}"
+
+
+def day_sk(day: str) -> str:
+    return f"DAY#{day}"
+
+
+def due_partition(shard: int) -> str:
+    return f"DUE#{shard}"
+
+
+def purge_partition(shard: int) -> str:
+    return f"PURGE#{shard}"
+
+
+def schedule_entry(sort_key: str) -> tuple[str, str]:
+    """(tenant, intervention id) from a gsi3 sort key `<when>#<tenant>#<id>`."""
+    _, tenant, intervention_id = sort_key.split("#", 2)
+    return tenant, intervention_id
+
+
+# Sorts after every `#<tenant>#<id>` suffix (tenants are [A-Za-z0-9_.-]).
+SCHEDULE_UPPER_SUFFIX = "#~"
+
+
 def index_keys(tenant: str, iv: Intervention, retention_days: int) -> dict[str, str | int]:
     """Index attributes derived from the record's state (recomputed on each write)."""
     order = queue_order(iv)
@@ -60,12 +94,14 @@ def index_keys(tenant: str, iv: Intervention, retention_days: int) -> dict[str, 
     shard = schedule_shard(iv.id)
     if iv.status.is_open:
         # Due-time index for the sweeper: open records only (sparse).
-        keys["gsi3pk"] = f"DUE#{shard}"
+        keys["gsi3pk"] = due_partition(shard)
         keys["gsi3sk"] = f"{iso(iv.expires_at)}#{tenant}#{iv.id}"
     else:
-        purge_at = iv.updated_at.timestamp() + retention_days * 86400
-        keys["gsi3pk"] = f"PURGE#{shard}"
-        keys["gsi3sk"] = f"{int(purge_at):012d}#{tenant}#{iv.id}"
+        purge_at = int(iv.updated_at.timestamp()) + retention_days * 86400
+        keys["gsi3pk"] = purge_partition(shard)
+        keys["gsi3sk"] = f"{purge_at:012d}#{tenant}#{iv.id}"
+        # Reads hide the record from this moment; the sweeper deletes it.
+        keys["purge_at"] = purge_at
         # TTL backstop a day after the sweeper's purge time.
-        keys["ttl"] = int(purge_at) + 86400
+        keys["ttl"] = purge_at + 86400
     return keys

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from oversight.models.common import Timestamp
+
+
+class JobStatus(StrEnum):
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
+
+
+class ResponderCount(BaseModel):
+    user: str
+    count: int
+
+
+class ToolCount(BaseModel):
+    tool: str
+    count: int
+
+
+class InterventionStats(BaseModel):
+    total: int
+    open: int
+    by_status: dict[str, int]
+    by_type: dict[str, int]
+    by_priority: dict[str, int]
+    avg_resolution_seconds: float | None
+    resolution_seconds_p50: float | None
+    resolution_seconds_p95: float | None
+    top_responders: list[ResponderCount]
+
+
+class JobStats(BaseModel):
+    total: int
+    by_status: dict[str, int]
+    success_rate: float | None = Field(description="COMPLETED / (COMPLETED + FAILED); null before any finished")
+    top_tools: list[ToolCount]
+    avg_duration_seconds: float | None
+
+
+class Stats(BaseModel):
+    interventions: InterventionStats
+    jobs: JobStats
+    generated_at: Timestamp
+
+
+class DailyFigures(BaseModel):
+    date: str
+    created: int = 0
+    approved: int = 0
+    rejected: int = 0
+    expired: int = 0
+    cancelled: int = 0
+    jobs_completed: int = 0
+    jobs_failed: int = 0
+
+
+class DailyStats(BaseModel):
+    days: list[DailyFigures]

@@ -1,0 +1,85 @@
+"""The scheduled sweep: expire overdue interventions, purge closed ones past
+retention. Finds its work through the due-time index (never a Scan), stops
+well before the Lambda timeout and resumes on the next run; every write is
+conditional, so two overlapping runs do no harm."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from oversight import clock
+from oversight.errors import InvalidTransition, VersionConflict
+from oversight.lifecycle import Action, apply
+from oversight.observability import logger, metrics
+from oversight.store import InterventionStore, get_intervention_store
+from oversight.store.keys import SCHEDULE_SHARDS
+
+# Keep this much of the invocation's time in reserve when deciding to go on.
+SAFETY_MARGIN_MS = 10_000
+PAGE = 100
+
+
+@dataclass
+class SweepReport:
+    expired: int = 0
+    purged: int = 0
+    skipped: int = 0
+    complete: bool = True
+
+
+def run_sweep(remaining_ms: Callable[[], int], store: InterventionStore | None = None) -> SweepReport:
+    store = store or get_intervention_store()
+    report = SweepReport()
+
+    def time_left() -> bool:
+        if remaining_ms() > SAFETY_MARGIN_MS:
+            return True
+        report.complete = False
+        return False
+
+    for shard in range(SCHEDULE_SHARDS):
+        while time_left():
+            batch = store.due_for_expiry(shard, clock.now(), PAGE)
+            for tenant, intervention_id in batch:
+                if not time_left():
+                    break
+                if _expire(store, tenant, intervention_id):
+                    report.expired += 1
+                else:
+                    report.skipped += 1
+            if len(batch) < PAGE or not report.complete:
+                break
+    for shard in range(SCHEDULE_SHARDS):
+        while time_left():
+            batch = store.past_retention(shard, clock.now(), PAGE)
+            for tenant, intervention_id in batch:
+                if not time_left():
+                    break
+                store.purge(tenant, intervention_id, clock.now())
+                report.purged += 1
+            if len(batch) < PAGE or not report.complete:
+                break
+
+    metrics.add_metric(name="InterventionsExpired", unit=MetricUnit.Count, value=report.expired)
+    metrics.add_metric(name="InterventionsPurged", unit=MetricUnit.Count, value=report.purged)
+    logger.info("sweep finished", extra=report.__dict__)
+    return report
+
+
+def _expire(store: InterventionStore, tenant: str, intervention_id: str) -> bool:
+    """Expire one intervention unless a decision got there first."""
+    for _ in range(3):
+        current = store.get(tenant, intervention_id)
+        if current is None or not current.status.is_open or current.expires_at > clock.now():
+            return False
+        try:
+            updated, event = apply(Action.EXPIRE, current, None, clock.now())
+            store.save_transition(tenant, current, updated, event)
+        except (VersionConflict, InvalidTransition):
+            continue  # changed under us: look again
+        logger.info("intervention expired", extra={"intervention_id": intervention_id, "tenant": tenant})
+        return True
+    return False
