@@ -51,3 +51,22 @@ def test_runtime_and_every_route_but_health_behind_the_jwt_authorizer():
     assert api["DefaultAuthorizer"] == "OversightJwt"
     public = {route for spec in TEMPLATE.functions() for route in spec.public_routes}
     assert public == {"GET /health"}
+
+
+def test_sweep_runs_every_minute_alone_and_only_the_sweep_may_delete_records():
+    sweep = TEMPLATE.resources["SweepFunction"]["Properties"]
+    assert sweep["ReservedConcurrentExecutions"] == 1
+    (event,) = sweep["Events"].values()
+    assert (event["Type"], event["Properties"]["Schedule"]) == ("Schedule", "rate(1 minute)")
+    main_table_deleters = {
+        spec.logical_id
+        for spec in TEMPLATE.functions()
+        for statement in statements(spec.logical_id)
+        if "dynamodb:DeleteItem" in statement["Action"] and "IdempotencyTable" not in str(statement["Resource"])
+    }
+    assert main_table_deleters == {"SweepFunction"}
+
+
+def test_stats_function_reads_only_counters():
+    (statement,) = statements("ReadStatsFunction")
+    assert statement["Action"] == ["dynamodb:BatchGetItem"]
