@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -40,33 +41,40 @@ def run_sweep(remaining_ms: Callable[[], int], store: InterventionStore | None =
         report.complete = False
         return False
 
-    for shard in range(SCHEDULE_SHARDS):
-        while time_left():
-            batch = store.due_for_expiry(shard, clock.now(), PAGE)
-            for tenant, intervention_id in batch:
-                if not time_left():
-                    break
-                if _expire(store, tenant, intervention_id):
-                    report.expired += 1
-                else:
-                    report.skipped += 1
-            if len(batch) < PAGE or not report.complete:
-                break
-    for shard in range(SCHEDULE_SHARDS):
-        while time_left():
-            batch = store.past_retention(shard, clock.now(), PAGE)
-            for tenant, intervention_id in batch:
-                if not time_left():
-                    break
-                store.purge(tenant, intervention_id, clock.now())
-                report.purged += 1
-            if len(batch) < PAGE or not report.complete:
-                break
+    def expire(tenant: str, intervention_id: str) -> None:
+        if _expire(store, tenant, intervention_id):
+            report.expired += 1
+        else:
+            report.skipped += 1
 
+    def purge(tenant: str, intervention_id: str) -> None:
+        store.purge(tenant, intervention_id, clock.now())
+        report.purged += 1
+
+    _drain(store.due_for_expiry, expire, time_left)
+    _drain(store.past_retention, purge, time_left)
     metrics.add_metric(name="InterventionsExpired", unit=MetricUnit.Count, value=report.expired)
     metrics.add_metric(name="InterventionsPurged", unit=MetricUnit.Count, value=report.purged)
     logger.info("sweep finished", extra=report.__dict__)
     return report
+
+
+def _drain(
+    find: Callable[[int, datetime, int], list[tuple[str, str]]],
+    handle: Callable[[str, str], None],
+    time_left: Callable[[], bool],
+) -> None:
+    """Handle every (tenant, id) `find` reports as due, shard by shard, a
+    page at a time, while there is time. Handled items leave the index."""
+    for shard in range(SCHEDULE_SHARDS):
+        while time_left():
+            batch = find(shard, clock.now(), PAGE)
+            for tenant, intervention_id in batch:
+                if not time_left():
+                    return
+                handle(tenant, intervention_id)
+            if len(batch) < PAGE:
+                break
 
 
 def _expire(store: InterventionStore, tenant: str, intervention_id: str) -> bool:
