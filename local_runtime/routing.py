@@ -69,6 +69,7 @@ def build_http_event(
     body: bytes | str | None = None,
     claims: dict[str, Any] | None = None,
     base: dict[str, Any] | None = None,
+    scopes: list[str] | None = None,
 ) -> dict[str, Any]:
     """An HTTP API payload-v2 event. `base` (e.g. a file from events/) gives
     the fields this request does not set."""
@@ -128,5 +129,5 @@ def build_http_event(
     if claims is None or match.public:
         context.pop("authorizer", None)
     else:
-        context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+        context["authorizer"] = {"jwt": {"claims": claims, "scopes": scopes}}
     return event

@@ -3,6 +3,7 @@ routes and environment, for the local runtime and the tests alike."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+
+TABLE = "AWS::DynamoDB::Table"
+QUEUE = "AWS::SQS::Queue"
+BUCKET = "AWS::S3::Bucket"
+# The property that names a resource explicitly, when the template sets it.
+_NAME_PROPERTY = {TABLE: "TableName", QUEUE: "QueueName", BUCKET: "BucketName"}
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -85,10 +92,25 @@ class Template:
         self.doc = load_template(path)
         self.resources: dict[str, dict[str, Any]] = self.doc.get("Resources", {})
         self.parameters = {name: spec.get("Default", "") for name, spec in self.doc.get("Parameters", {}).items()}
+        # The URLs the emulator gave the queues (create_queues); until then,
+        # `!Ref Queue` resolves to the URL form AWS uses.
+        self.queue_urls: dict[str, str] = {}
 
     # ------------------------------------------------------------ names
     def physical_name(self, logical_id: str) -> str:
-        """Local resources are named after their logical id."""
+        """The name the template gives a resource, else its logical id (as
+        CloudFormation would generate one: lower case for a bucket, `.fifo`
+        for a FIFO queue, both of which AWS requires)."""
+        resource = self.resources.get(logical_id, {})
+        kind = resource.get("Type", "")
+        props = resource.get("Properties") or {}
+        explicit = props.get(_NAME_PROPERTY.get(kind, ""))
+        if explicit:
+            return str(self.resolve(explicit))
+        if kind == BUCKET:
+            return logical_id.lower()
+        if kind == QUEUE and str(props.get("FifoQueue", "")).lower() == "true":
+            return f"{logical_id}.fifo"
         return logical_id
 
     def resolve(self, value: Any) -> Any:
@@ -121,21 +143,26 @@ class Template:
 
     def _ref(self, logical_id: str) -> str:
         kind = self.resources.get(logical_id, {}).get("Type", "")
-        if kind == "AWS::SQS::Queue":
-            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{logical_id}"
+        if kind == QUEUE:
+            default = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self.physical_name(logical_id)}"
+            return self.queue_urls.get(logical_id, default)
         return self.physical_name(logical_id)
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
         kind = self.resources.get(logical_id, {}).get("Type", "")
         name = self.physical_name(logical_id)
-        if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
+        if kind == TABLE and attribute == "Arn":
             return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
-        if kind == "AWS::SQS::Queue" and attribute == "Arn":
+        if kind == QUEUE and attribute == "Arn":
             return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
-        if kind == "AWS::SQS::Queue" and attribute == "QueueName":
+        if kind == QUEUE and attribute == "QueueName":
             return name
-        if kind == "AWS::S3::Bucket" and attribute == "Arn":
-            return f"arn:aws:s3:::{name.lower()}"
+        if kind == QUEUE and attribute == "QueueUrl":
+            return self._ref(logical_id)
+        if kind == BUCKET and attribute == "Arn":
+            return f"arn:aws:s3:::{name}"
+        if kind == BUCKET and attribute == "DomainName":
+            return f"{name}.s3.amazonaws.com"
         return f"{name}.{attribute}"
 
     # ------------------------------------------------------------ resources
@@ -178,7 +205,7 @@ class Template:
 def create_tables(client: Any, template: Template) -> list[str]:
     """Create every AWS::DynamoDB::Table of the template, as declared."""
     created = []
-    for logical_id, resource in template.of_type("AWS::DynamoDB::Table").items():
+    for logical_id, resource in template.of_type(TABLE).items():
         props = resource["Properties"]
         name = template.physical_name(logical_id)
         request: dict[str, Any] = {
@@ -198,5 +225,68 @@ def create_tables(client: Any, template: Template) -> list[str]:
             client.update_time_to_live(
                 TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
             )
+        created.append(name)
+    return created
+
+
+def _attribute_value(template: Template, value: Any) -> str:
+    """SQS attributes are strings; YAML gives booleans, numbers and, for the
+    policies, objects whose values may be intrinsic functions."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict) and not _is_intrinsic(value):
+        return json.dumps(
+            {
+                key: [template.resolve(v) for v in item] if isinstance(item, list) else template.resolve(item)
+                for key, item in value.items()
+            }
+        )
+    return str(template.resolve(value))
+
+
+def _is_intrinsic(value: dict[str, Any]) -> bool:
+    if len(value) != 1:
+        return False
+    (name,) = value
+    return name == "Ref" or name.startswith("Fn::")
+
+
+def create_queues(client: Any, template: Template) -> dict[str, str]:
+    """Create every AWS::SQS::Queue of the template (a dead-letter queue
+    before the queues whose redrive policy names it) and return each queue's
+    URL, by logical id, as the emulator serves it."""
+    queues = template.of_type(QUEUE)
+    arns = {template.resolve({"Fn::GetAtt": [logical_id, "Arn"]}): logical_id for logical_id in queues}
+    urls: dict[str, str] = {}
+
+    def create(logical_id: str, path: tuple[str, ...] = ()) -> None:
+        if logical_id in urls:
+            return
+        if logical_id in path:
+            raise ValueError(f"redrive policies form a cycle: {' -> '.join((*path, logical_id))}")
+        props = dict(queues[logical_id].get("Properties") or {})
+        props.pop("QueueName", None)
+        tags = {tag["Key"]: str(template.resolve(tag["Value"])) for tag in props.pop("Tags", [])}
+        attributes = {name: _attribute_value(template, value) for name, value in props.items()}
+        if "RedrivePolicy" in attributes:
+            dead_letter = arns.get(json.loads(attributes["RedrivePolicy"]).get("deadLetterTargetArn"))
+            if dead_letter:
+                create(dead_letter, (*path, logical_id))
+        request: dict[str, Any] = {"QueueName": template.physical_name(logical_id), "Attributes": attributes}
+        if tags:
+            request["tags"] = tags
+        urls[logical_id] = client.create_queue(**request)["QueueUrl"]
+
+    for logical_id in queues:
+        create(logical_id)
+    return urls
+
+
+def create_buckets(client: Any, template: Template) -> list[str]:
+    """Create every AWS::S3::Bucket of the template (us-east-1: no location)."""
+    created = []
+    for logical_id in template.of_type(BUCKET):
+        name = template.physical_name(logical_id)
+        client.create_bucket(Bucket=name)
         created.append(name)
     return created

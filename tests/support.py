@@ -98,6 +98,7 @@ class ApiClient:
         match = self.router.match(method, parts.path)
         assert match is not None, f"no route for {method} {parts.path}"
         sent_headers = {"content-type": "application/json", **(headers or {})}
+        sent_headers = {k: v for k, v in sent_headers.items() if v is not None}
         payload = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
         event = build_http_event(
             match,

@@ -156,3 +156,10 @@ def test_failed_first_attempt_can_be_retried_with_the_same_key(api, monkeypatch)
     assert failed.status == 500 and failed.body["code"] == "internal_error"
     assert "Traceback" not in failed.body["message"] and "correlation id" in failed.body["message"]
     assert api.post("/interventions", REQUESTER, BODY, headers=headers).status == 201
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", None])
+def test_body_is_read_as_json_whatever_the_content_type(api, content_type):
+    headers = {"content-type": content_type}  # None: no Content-Type at all
+    reply = api.request("POST", "/interventions", REQUESTER, raw_body=json.dumps(BODY), headers=headers)
+    assert reply.status == 201, reply.body

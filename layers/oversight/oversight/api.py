@@ -126,6 +126,18 @@ def api_handler(app: APIGatewayHttpResolver, *, public: bool = False) -> Callabl
                 "body": _error_body(error),
                 "isBase64Encoded": False,
             }
+        _read_body_as_json(event)
         return app.resolve(event, context)
 
     return lambda_handler
+
+
+def _read_body_as_json(event: dict[str, Any]) -> None:
+    """The API speaks only JSON: read every body as JSON whatever the
+    Content-Type says (curl -d sends form encoding by default), so the
+    caller gets field errors about its JSON, not about a form."""
+    headers = event.get("headers")
+    if event.get("body") and isinstance(headers, dict):
+        for name in [n for n in headers if n.lower() == "content-type"]:
+            del headers[name]
+        headers["content-type"] = JSON
