@@ -41,8 +41,6 @@ class Router:
                 return Match(function, route, found.groupdict())
         return None
 
-    def allowed_methods(self, path: str) -> set[str]:
-        return {route.method for _, route in self._entries if route.pattern.match(path)}
 
 
 MINIMAL_BASE: dict[str, Any] = {

@@ -56,9 +56,6 @@ class CounterDelta:
     def add_daily(self, day: str, name: str, amount: int = 1) -> None:
         self.daily.setdefault(day, Counter())[name] += amount
 
-    def __bool__(self) -> bool:
-        return bool(self.totals) or bool(self.daily)
-
 
 def on_created(iv: Intervention) -> CounterDelta:
     delta = CounterDelta()
