@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from local_runtime.handlers import ensure_layer_on_path  # noqa: E402
-from local_runtime.template import Template, create_tables  # noqa: E402
+from local_runtime.template import Template, create_buckets, create_queues, create_tables  # noqa: E402
 
 ensure_layer_on_path()
 TEMPLATE = Template()
@@ -36,18 +36,36 @@ def aws() -> Iterator[Any]:
     mock = mock_aws()
     mock.start()
     from oversight.store.dynamodb import dynamodb_client
+    from oversight.store.outputs import _s3
+    from oversight.store.queue import _sqs
 
-    yield mock, dynamodb_client()
+    yield mock, dynamodb_client(), _sqs(), _s3()
     mock.stop()
 
 
 @pytest.fixture
 def dynamodb(aws: Any) -> Iterator[Any]:
-    """A fresh account with the template's tables, for each test."""
-    mock, client = aws
-    mock.reset()
+    """A fresh account with the template's tables, queues and buckets, for each test."""
+    from moto.core.base_backend import BackendDict
+
+    _, client, sqs, s3 = aws
+    # Backends only: mock.reset() would also drop moto's interception of
+    # plain HTTP (presigned URLs fetched with requests).
+    BackendDict.reset()
     create_tables(client, TEMPLATE)
+    create_queues(sqs, TEMPLATE)
+    create_buckets(s3, TEMPLATE)
     yield client
+
+
+@pytest.fixture
+def sqs(aws: Any, dynamodb: Any) -> Any:
+    return aws[2]
+
+
+@pytest.fixture
+def s3(aws: Any, dynamodb: Any) -> Any:
+    return aws[3]
 
 
 @pytest.fixture

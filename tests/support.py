@@ -182,3 +182,54 @@ def stored_interventions(client: Any, table: str = "OversightTable") -> list[Any
         if "LastEvaluatedKey" not in response:
             return records
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+class JobWorker:
+    """Plays Lambda's SQS event source for the run_job function: receives
+    batches from the job queue, invokes the handler, deletes what succeeded.
+    Failed messages are made visible again at once (instead of after the
+    visibility timeout) so redelivery happens within the test."""
+
+    def __init__(self, template: Template, sqs: Any) -> None:
+        self.spec = template.function("run_job")
+        self.sqs = sqs
+        self.queue_url = sqs.get_queue_url(QueueName="JobQueue")["QueueUrl"]
+        self.dlq_url = sqs.get_queue_url(QueueName="JobDeadLetterQueue")["QueueUrl"]
+        self.failures: list[str] = []
+
+    def invoke(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        records = [
+            {
+                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()}, "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:JobQueue", "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]  # fmt: skip
+        handler = load_handler(self.spec)
+        return handler({"Records": records}, LocalLambdaContext(self.spec.logical_id, self.spec.timeout))
+
+    def drain(self, rounds: int = 10) -> int:
+        """Deliver until the queue is empty; return the number of invocations."""
+        invocations = 0
+        for _ in range(rounds):
+            received = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=5, AttributeNames=["All"]
+            ).get("Messages", [])
+            if not received:
+                break
+            invocations += 1
+            failed = {f["itemIdentifier"] for f in self.invoke(received).get("batchItemFailures", [])}
+            self.failures += sorted(failed)
+            for message in received:
+                if message["MessageId"] in failed:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
+                else:
+                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return invocations
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10).get("Messages", [])

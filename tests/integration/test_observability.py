@@ -1,14 +1,34 @@
 """Structured logs carry the request's correlation id; each change emits its
 metric (CloudWatch EMF); nothing of the token reaches the logs."""
 
+import io
 import json
+
+import pytest
 
 from tests.support import OPERATOR, REQUESTER
 
 
-def emitted(capsys) -> list[dict]:
+@pytest.fixture
+def logs():
+    """The Powertools log handler's output (it keeps the stream it was
+    created with, so capsys alone would depend on import order)."""
+    from oversight.observability import logger
+
+    (handler,) = logger._logger.handlers
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)
+
+
+def emitted(capsys, logs) -> list[dict]:
+    """Log records and metric (EMF) lines written since the last call."""
+    text = capsys.readouterr().out + logs.getvalue()
+    logs.seek(0)
+    logs.truncate()
     lines = []
-    for line in capsys.readouterr().out.splitlines():
+    for line in text.splitlines():
         try:
             lines.append(json.loads(line))
         except ValueError:
@@ -20,10 +40,10 @@ def metric_names(records: list[dict]) -> set[str]:
     return {m["Name"] for r in records if "_aws" in r for d in r["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
 
 
-def test_create_and_decide_log_with_correlation_id_and_emit_metrics(api, capsys):
-    capsys.readouterr()
+def test_create_and_decide_log_with_correlation_id_and_emit_metrics(api, capsys, logs):
+    emitted(capsys, logs)
     created = api.post("/interventions", REQUESTER, {"uow_id": "u", "type": "resume", "title": "t"})
-    records = emitted(capsys)
+    records = emitted(capsys, logs)
     created_logs = [r for r in records if r.get("message") == "intervention created"]
     assert len(created_logs) == 1
     assert created_logs[0]["correlation_id"] and created_logs[0]["intervention_id"] == created.body["id"]
@@ -31,14 +51,14 @@ def test_create_and_decide_log_with_correlation_id_and_emit_metrics(api, capsys)
     assert "InterventionCreated" in metric_names(records)
 
     api.post(f"/interventions/{created.body['id']}/approve", OPERATOR, {"reason": "ok"})
-    assert {"InterventionApproved", "InterventionDecided"} <= metric_names(emitted(capsys))
+    assert {"InterventionApproved", "InterventionDecided"} <= metric_names(emitted(capsys, logs))
 
 
-def test_the_authorization_header_never_reaches_the_logs(api, capsys):
+def test_the_authorization_header_never_reaches_the_logs(api, capsys, logs):
     secret = "Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.c2lnbmF0dXJl"
     api.post("/interventions", REQUESTER, {"uow_id": "u", "type": "resume", "title": "t"},
              headers={"authorization": secret})  # fmt: skip
     api.post("/interventions", REQUESTER, {"uow_id": "u", "type": "nope", "title": "t"},
              headers={"authorization": secret})  # fmt: skip
     out = capsys.readouterr()
-    assert "c2VjcmV0LXRva2Vu" not in out.out + out.err
+    assert "c2VjcmV0LXRva2Vu" not in out.out + out.err + logs.getvalue()

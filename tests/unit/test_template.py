@@ -31,8 +31,9 @@ def test_only_functions_that_delete_hold_delete_item():
         for statement in statements(spec.logical_id)
         if "dynamodb:DeleteItem" in statement["Action"]
     }
-    # Powertools idempotency deletes its record when the first attempt fails.
-    assert holders == {"CreateInterventionFunction"}
+    # Powertools idempotency deletes its record when the first attempt fails
+    # (the two functions that honour Idempotency-Key).
+    assert holders == {"CreateInterventionFunction", "SubmitJobFunction"}
 
 
 def test_tables_are_on_demand_with_pitr_deletion_protection_and_ttl():

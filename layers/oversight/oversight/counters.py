@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from oversight.models import (
     DailyFigures,
     Intervention,
+    Job,
     InterventionStats,
     InterventionType,
     JobStats,
@@ -22,6 +23,7 @@ from oversight.models import (
     Priority,
     ResponderCount,
     Status,
+    ToolCount,
 )
 
 # Upper bounds (seconds) of the resolution-time buckets; one more bucket
@@ -40,6 +42,8 @@ _RESOLVED = {
     Status.CANCELLED: "cancelled",
 }
 _RESPONDER_PREFIX = "r:"
+_TOOL_PREFIX = "t:"
+TOP_TOOLS = 10
 
 
 def bucket_of(seconds: float) -> int:
@@ -55,6 +59,15 @@ class CounterDelta:
 
     def add_daily(self, day: str, name: str, amount: int = 1) -> None:
         self.daily.setdefault(day, Counter())[name] += amount
+
+    def merge(self, other: CounterDelta) -> CounterDelta:
+        """Both deltas in one (a transaction may touch a counter item once)."""
+        merged = CounterDelta(totals=Counter(self.totals))
+        merged.totals.update(other.totals)
+        for delta in (self, other):
+            for day, counts in delta.daily.items():
+                merged.daily.setdefault(day, Counter()).update(counts)
+        return merged
 
 
 def on_created(iv: Intervention) -> CounterDelta:
@@ -82,6 +95,33 @@ def on_transition(before: Intervention, after: Intervention) -> CounterDelta:
     if after.status in (Status.APPROVED, Status.REJECTED) and after.decided_by:
         delta.totals[responder_attribute(after.decided_by)] += 1
     return delta
+
+
+def on_job_created(job: Job) -> CounterDelta:
+    delta = CounterDelta()
+    delta.totals.update({"j_total": 1, f"j_status_{job.status.value}": 1, tool_attribute(job.tool): 1})
+    if job.status is JobStatus.COMPLETED and job.finished_at is not None:  # answered from the cache
+        delta.add_daily(job.finished_at.date().isoformat(), "jobs_completed")
+    return delta
+
+
+def on_job_transition(before: Job, after: Job) -> CounterDelta:
+    delta = CounterDelta()
+    if before.status is after.status:
+        return delta
+    delta.totals[f"j_status_{before.status.value}"] -= 1
+    delta.totals[f"j_status_{after.status.value}"] += 1
+    if after.status in (JobStatus.COMPLETED, JobStatus.FAILED) and after.finished_at is not None:
+        daily_name = "jobs_completed" if after.status is JobStatus.COMPLETED else "jobs_failed"
+        delta.add_daily(after.finished_at.date().isoformat(), daily_name)
+        if after.duration_seconds is not None and not after.cached:
+            delta.totals["j_duration_count"] += 1
+            delta.totals["j_duration_sum"] += after.duration_seconds  # type: ignore[assignment]
+    return delta
+
+
+def tool_attribute(tool: str) -> str:
+    return f"{_TOOL_PREFIX}{tool}"
 
 
 def responder_attribute(user: str) -> str:
@@ -141,11 +181,17 @@ def job_stats(totals: Counter[str]) -> JobStats:
     by_status = {s.value: int(totals[f"j_status_{s.value}"]) for s in JobStatus}
     finished = by_status[JobStatus.COMPLETED.value] + by_status[JobStatus.FAILED.value]
     runs = int(totals["j_duration_count"])
+    tools = [
+        ToolCount(tool=name[len(_TOOL_PREFIX) :], count=int(count))
+        for name, count in totals.items()
+        if name.startswith(_TOOL_PREFIX) and count > 0
+    ]
+    tools.sort(key=lambda t: (-t.count, t.tool))
     return JobStats(
         total=int(totals["j_total"]),
         by_status=by_status,
         success_rate=round(by_status[JobStatus.COMPLETED.value] / finished, 4) if finished else None,
-        top_tools=[],
+        top_tools=tools[:TOP_TOOLS],
         avg_duration_seconds=round(totals["j_duration_sum"] / runs, 3) if runs else None,
     )
 

@@ -106,6 +106,10 @@ def transition_intervention(
             store.save_transition(principal.tenant, current, updated, event)
         except VersionConflict:
             continue
+        if updated.job_id:
+            from oversight.jobs import on_gate_decided  # only gating interventions pay for the import
+
+            on_gate_decided(principal.tenant, updated, action)
         metrics.add_metric(name=f"Intervention{event.action.capitalize()}", unit=MetricUnit.Count, value=1)
         if action in (Action.APPROVE, Action.REJECT):
             metrics.add_metric(name="InterventionDecided", unit=MetricUnit.Count, value=1)
@@ -116,6 +120,22 @@ def transition_intervention(
         )
         return updated
     raise Conflict("The intervention changed concurrently; read it again and retry")
+
+
+def close_gate(tenant: str, intervention_id: str, reason: str = "The job it gates was cancelled") -> None:
+    """Cancel, as the system, the open approval intervention of a job that
+    was cancelled on its own."""
+    store = get_intervention_store()
+    for _ in range(_TRANSITION_ATTEMPTS):
+        current = store.get(tenant, intervention_id)
+        if current is None or not current.status.is_open:
+            return
+        updated, event = apply(Action.CANCEL, current, None, clock.now(), reason)
+        try:
+            store.save_transition(tenant, current, updated, event)
+        except VersionConflict:
+            continue
+        return
 
 
 def get_intervention(principal: Principal, intervention_id: str) -> Intervention:

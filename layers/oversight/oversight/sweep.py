@@ -16,6 +16,7 @@ from oversight.errors import InvalidTransition, VersionConflict
 from oversight.lifecycle import Action, apply
 from oversight.observability import logger, metrics
 from oversight.store import InterventionStore, get_intervention_store
+from oversight.store.jobs import get_job_store
 from oversight.store.keys import SCHEDULE_SHARDS
 
 # Keep this much of the invocation's time in reserve when deciding to go on.
@@ -28,6 +29,7 @@ class SweepReport:
     expired: int = 0
     purged: int = 0
     skipped: int = 0
+    dead_runs: int = 0
     complete: bool = True
 
 
@@ -51,7 +53,14 @@ def run_sweep(remaining_ms: Callable[[], int], store: InterventionStore | None =
         store.purge(tenant, intervention_id, clock.now())
         report.purged += 1
 
+    def fail_dead_run(tenant: str, job_id: str) -> None:
+        from oversight.worker import fail_dead_run as reclaim  # the worker's rules, loaded only when needed
+
+        if reclaim(tenant, job_id):
+            report.dead_runs += 1
+
     _drain(store.due_for_expiry, expire, time_left)
+    _drain(get_job_store().overdue_runs, fail_dead_run, time_left)
     _drain(store.past_retention, purge, time_left)
     metrics.add_metric(name="InterventionsExpired", unit=MetricUnit.Count, value=report.expired)
     metrics.add_metric(name="InterventionsPurged", unit=MetricUnit.Count, value=report.purged)
@@ -88,6 +97,10 @@ def _expire(store: InterventionStore, tenant: str, intervention_id: str) -> bool
             store.save_transition(tenant, current, updated, event)
         except (VersionConflict, InvalidTransition):
             continue  # changed under us: look again
+        if updated.job_id:
+            from oversight.jobs import on_gate_decided
+
+            on_gate_decided(tenant, updated, Action.EXPIRE)
         logger.info("intervention expired", extra={"intervention_id": intervention_id, "tenant": tenant})
         return True
     return False

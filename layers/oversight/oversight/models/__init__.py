@@ -1,6 +1,19 @@
 """API and domain shapes (pydantic v2). Request models reject unknown fields."""
 
 from oversight.models.common import ErrorBody, Timestamp
+from oversight.models.job import (
+    ApprovalOptions,
+    Job,
+    JobLogLine,
+    JobLogPage,
+    JobPage,
+    JobResult,
+    OutputFile,
+    StoredOutput,
+    SubmitJobRequest,
+    ToolInfo,
+    ToolList,
+)
 from oversight.models.stats import (
     DailyFigures,
     DailyStats,
@@ -27,6 +40,17 @@ from oversight.models.intervention import (
 )
 
 __all__ = [
+    "ApprovalOptions",
+    "Job",
+    "JobLogLine",
+    "JobLogPage",
+    "JobPage",
+    "JobResult",
+    "OutputFile",
+    "StoredOutput",
+    "SubmitJobRequest",
+    "ToolInfo",
+    "ToolList",
     "DailyFigures",
     "DailyStats",
     "InterventionStats",

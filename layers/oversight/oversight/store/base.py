@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
-from oversight.models import Intervention, InterventionEvent, ListInterventionsQuery
+from oversight.models import Intervention, InterventionEvent, ListInterventionsQuery, Status
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,16 @@ class InterventionStore(ABC):
     def purge(self, tenant: str, intervention_id: str, now: datetime) -> int:
         """Delete the record and its events; return the number of items deleted."""
 
+    @abstractmethod
+    def iter_interventions(
+        self, tenant: str, status: Status | None, created_from: datetime | None, created_to: datetime | None
+    ) -> Iterator[Intervention]:
+        """Every record of the tenant still within retention, in `status`
+        (every status when None), created within [created_from, created_to]
+        (aware datetimes; either bound optional). Read lazily, page by page,
+        status by status in index order: the pending queue's order, every
+        other status oldest first."""
+
 
 class StatsStore(ABC):
     """The pre-computed counters of a tenant, as sharded items."""
@@ -58,3 +70,18 @@ class StatsStore(ABC):
 
     @abstractmethod
     def daily(self, tenant: str, days: list[str]) -> dict[str, list[dict[str, float]]]: ...
+
+    @abstractmethod
+    def replace_figures(
+        self,
+        tenant: str,
+        shard: int,
+        totals: Mapping[str, Decimal],
+        daily: Mapping[str, Mapping[str, Decimal]],
+        owns: Callable[[str], bool],
+    ) -> int:
+        """Overwrite the figures that `owns` selects in one counter shard:
+        the TOTAL item gets `totals`, each DAY item `daily[day]`, and every
+        other owned figure is removed (on DAY items absent from `daily` too);
+        figures not owned are left as they are. Not atomic against concurrent
+        counter writes. Return the number of items changed."""

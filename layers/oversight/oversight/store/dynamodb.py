@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -114,6 +117,34 @@ def _counter_updates(table: str, tenant: str, shard: int, delta: CounterDelta) -
 
 def _numbers(item: dict[str, Any]) -> dict[str, float]:
     return {name: float(value["N"]) for name, value in item.items() if "N" in value}
+
+
+# Sorts after every `#<id>` that ends a gsi1 sort key (ids are UUIDs).
+_AFTER_ANY_ID = "#~"
+# Figures per UpdateItem: keeps the expression well under DynamoDB's 4 KB.
+_FIGURES_PER_UPDATE = 100
+
+
+def _created_bounds(created_from: datetime | None, created_to: datetime | None) -> tuple[str | None, str | None]:
+    """The created_at range as stored strings compare. Stored times have
+    millisecond precision, so the lower bound rounds up to the next
+    millisecond; iso() truncates, which is right for the upper bound."""
+    lower = None
+    if created_from is not None:
+        lower = iso(created_from + timedelta(microseconds=(-created_from.microsecond) % 1000))
+    return lower, iso(created_to) if created_to is not None else None
+
+
+def _range_condition(lower: str | None, upper: str | None) -> tuple[str, dict[str, Any]] | None:
+    """`#r` within the bounds given, with their expression values."""
+    bounds = {name: {"S": value} for name, value in ((":lower", lower), (":upper", upper)) if value is not None}
+    if len(bounds) == 2:
+        return "#r BETWEEN :lower AND :upper", bounds
+    if ":lower" in bounds:
+        return "#r >= :lower", bounds
+    if ":upper" in bounds:
+        return "#r <= :upper", bounds
+    return None
 
 
 class DynamoInterventionStore(InterventionStore):
@@ -351,6 +382,47 @@ class DynamoInterventionStore(InterventionStore):
             )
         return "gsi1", "gsi1pk", "gsi1sk", keys.status_partition(tenant, query.status), rank_prefix
 
+    # -------------------------------------------------------------- export, repair
+    def iter_interventions(
+        self, tenant: str, status: Status | None, created_from: datetime | None, created_to: datetime | None
+    ) -> Iterator[Intervention]:
+        lower, upper = _created_bounds(created_from, created_to)
+        now_epoch = clock.now().timestamp()
+        for each in [status] if status is not None else list(Status):
+            request = self._created_range_query(tenant, each, lower, upper)
+            while True:
+                response = self._client.query(**request)
+                for item in response.get("Items", []):
+                    if _visible(item, now_epoch):
+                        yield _intervention_from_item(item)
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _created_range_query(self, tenant: str, status: Status, lower: str | None, upper: str | None) -> dict[str, Any]:
+        """A forward Query of one gsi1 status partition. Sort keys of other
+        statuses start with created_at, so the range is a key condition;
+        the pending queue's start with the priority rank, so there it is a
+        filter (the queue is the small partition)."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "#p = :p",
+            "ExpressionAttributeNames": {"#p": "gsi1pk"},
+            "ExpressionAttributeValues": {":p": {"S": keys.status_partition(tenant, status)}},
+        }
+        pending = status is Status.PENDING
+        in_range = _range_condition(lower, upper if pending or upper is None else upper + _AFTER_ANY_ID)
+        if in_range is not None:
+            expression, bounds = in_range
+            request["ExpressionAttributeNames"]["#r"] = "created_at" if pending else "gsi1sk"
+            request["ExpressionAttributeValues"].update(bounds)
+            if pending:
+                request["FilterExpression"] = expression
+            else:
+                request["KeyConditionExpression"] += " AND " + expression
+        return request
+
 
 class DynamoStatsStore(StatsStore):
     """Reads the counter shards: a fixed number of items per request."""
@@ -386,6 +458,76 @@ class DynamoStatsStore(StatsStore):
             if pending:
                 raise RuntimeError("counter reads left unprocessed after retries")
         return found
+
+    def replace_figures(
+        self,
+        tenant: str,
+        shard: int,
+        totals: Mapping[str, Decimal],
+        daily: Mapping[str, Mapping[str, Decimal]],
+        owns: Callable[[str], bool],
+    ) -> int:
+        wanted = {keys.TOTALS_SK: totals, **{keys.day_sk(day): figures for day, figures in daily.items()}}
+        for figures in wanted.values():
+            foreign = [name for name in figures if not owns(name)]
+            if foreign:
+                raise ValueError(f"not figures this replacement owns: {foreign}")
+        pk = keys.counters_pk(tenant, shard)
+        stored = self._shard_figures(pk)
+        changed = 0
+        for sort_key in sorted(wanted.keys() | stored.keys()):
+            current = {name: value for name, value in stored.get(sort_key, {}).items() if owns(name)}
+            # Absent means zero to the stats reads: zeroes are not stored.
+            target = {name: value for name, value in wanted.get(sort_key, {}).items() if value != 0}
+            if current == target:
+                continue
+            to_set = {name: value for name, value in target.items() if current.get(name) != value}
+            self._set_and_remove(pk, sort_key, to_set, [name for name in current if name not in target])
+            changed += 1
+        return changed
+
+    def _shard_figures(self, pk: str) -> dict[str, dict[str, Decimal]]:
+        """Every item of a counter shard (TOTAL and each DAY): sort key -> figures."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ConsistentRead": True,
+        }
+        figures: dict[str, dict[str, Decimal]] = {}
+        while True:
+            response = self._client.query(**request)
+            for item in response.get("Items", []):
+                figures[item["sk"]["S"]] = {name: Decimal(value["N"]) for name, value in item.items() if "N" in value}
+            if "LastEvaluatedKey" not in response:
+                return figures
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _set_and_remove(self, pk: str, sort_key: str, to_set: Mapping[str, Decimal], to_remove: list[str]) -> None:
+        changes: list[tuple[str, Decimal | None]] = [*to_set.items(), *((name, None) for name in to_remove)]
+        for start in range(0, len(changes), _FIGURES_PER_UPDATE):
+            names, values, sets, removes = {}, {}, [], []
+            for n, (name, value) in enumerate(changes[start : start + _FIGURES_PER_UPDATE]):
+                names[f"#f{n}"] = name
+                if value is None:
+                    removes.append(f"#f{n}")
+                else:
+                    values[f":f{n}"] = {"N": str(value)}
+                    sets.append(f"#f{n} = :f{n}")
+            clauses = []
+            if sets:
+                clauses.append("SET " + ", ".join(sets))
+            if removes:
+                clauses.append("REMOVE " + ", ".join(removes))
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "Key": {"pk": {"S": pk}, "sk": {"S": sort_key}},
+                "UpdateExpression": " ".join(clauses),
+                "ExpressionAttributeNames": names,
+            }
+            if values:
+                request["ExpressionAttributeValues"] = values
+            self._client.update_item(**request)
 
 
 @cache

@@ -1,0 +1,58 @@
+"""GET /tools, POST /jobs, GET /jobs, GET /jobs/{id}, GET /jobs/{id}/logs,
+POST /jobs/{id}/cancel"""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+
+from oversight.api import api_handler, build_resolver, current_principal, json_response
+from oversight.jobs import cancel_job, get_job, job_logs, list_jobs, list_tools, submit_job
+from oversight.models import Job, JobLogPage, JobPage, JobStatus, SubmitJobRequest, ToolList
+
+app = build_resolver()
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=128, description="Retry-safe submission (24 h)"),
+]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(min_length=1, max_length=2048)]
+
+
+@app.get("/tools")
+def tools() -> Response[ToolList]:
+    return json_response(200, list_tools(current_principal(app)))
+
+
+@app.post("/jobs")
+def post_job(body: SubmitJobRequest, idempotency_key: IdempotencyKey = None) -> Response[Job]:
+    return json_response(202, submit_job(current_principal(app), body, idempotency_key, app.lambda_context))
+
+
+@app.get("/jobs")
+def jobs(
+    status: Annotated[JobStatus | None, Query()] = None,
+    tool: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response[JobPage]:
+    return json_response(200, list_jobs(current_principal(app), status, tool, limit, cursor))
+
+
+@app.get("/jobs/<id>")
+def job(id: str) -> Response[Job]:
+    return json_response(200, get_job(current_principal(app), id))
+
+
+@app.get("/jobs/<id>/logs")
+def logs(id: str, limit: Limit = 100, cursor: Cursor = None) -> Response[JobLogPage]:
+    return json_response(200, job_logs(current_principal(app), id, limit, cursor))
+
+
+@app.post("/jobs/<id>/cancel")
+def cancel(id: str) -> Response[Job]:
+    return json_response(200, cancel_job(current_principal(app), id))
+
+
+lambda_handler = api_handler(app)

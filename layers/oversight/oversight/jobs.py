@@ -1,0 +1,249 @@
+"""Job use cases: list tools, submit (validated, cached, optionally gated
+behind an approval), read, logs, cancel; and what a decision on a gating
+intervention does to its job."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import JsonValue, ValidationError
+
+from oversight import clock
+from oversight.auth import REQUESTER, Principal
+from oversight.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed, VersionConflict
+from oversight.idempotency import IdempotentCommand, run_idempotent
+from oversight.lifecycle import Action
+from oversight.models import (
+    ApprovalOptions,
+    InterventionEvent,
+    InterventionType,
+    Intervention,
+    Job,
+    JobLogPage,
+    JobPage,
+    JobResult,
+    JobStatus,
+    OutputFile,
+    Status,
+    SubmitJobRequest,
+    ToolInfo,
+    ToolList,
+)
+from oversight.observability import logger, metrics
+from oversight.store.jobs import get_job_store
+from oversight.store.outputs import output_url
+from oversight.store.queue import enqueue_job
+from oversight.tools import Tool, all_tools, get_tool
+
+# What a decision on the gating intervention makes of an AWAITING_APPROVAL job.
+_GATE_OUTCOME = {
+    Action.APPROVE: JobStatus.PENDING,
+    Action.REJECT: JobStatus.REJECTED,
+    Action.CANCEL: JobStatus.CANCELLED,
+    Action.EXPIRE: JobStatus.CANCELLED,
+}
+
+
+class JobNotFound(NotFound):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"Job {job_id} not found")
+
+
+def _checked_id(job_id: str) -> str:
+    try:
+        return str(uuid.UUID(job_id))
+    except ValueError:
+        raise JobNotFound(job_id) from None
+
+
+def parameters_digest(tool: str, parameters: dict[str, JsonValue]) -> str:
+    """Identity of a run for the cache: the tool and its canonical parameters."""
+    canonical = json.dumps([tool, parameters], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def list_tools(principal: Principal) -> ToolList:
+    principal.require_member()
+    return ToolList(
+        items=[
+            ToolInfo(name=t.name, description=t.description, parameters_schema=t.schema(), cacheable=t.cacheable,
+                     timeout_seconds=t.timeout_seconds)
+            for t in all_tools()
+        ]
+    )  # fmt: skip
+
+
+def _validated_parameters(request: SubmitJobRequest) -> tuple[Tool, dict[str, JsonValue]]:
+    tool = get_tool(request.tool)
+    if tool is None:
+        known = ", ".join(t.name for t in all_tools())
+        raise ValidationFailed.field(["body", "tool"], f"Unknown tool '{request.tool}'; known: {known}", "unknown_tool")
+    try:
+        parameters = tool.parameters.model_validate(request.parameters)
+    except ValidationError as error:
+        details = [
+            {"loc": ["body", "parameters", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in error.errors()
+        ]
+        fields = ", ".join(".".join(map(str, d["loc"])) for d in details)
+        raise ValidationFailed(f"Invalid parameters for {tool.name}: {fields}", details) from None
+    return tool, parameters.model_dump(mode="json")
+
+
+def submit_job(
+    principal: Principal, request: SubmitJobRequest, idempotency_key: str | None = None, lambda_context: Any = None
+) -> Job:
+    principal.require_any(REQUESTER)
+    _validated_parameters(request)  # 422 before any idempotency record is taken
+    if idempotency_key is None:
+        return _submit(principal.tenant, principal.sub, request)
+    command = IdempotentCommand(
+        tenant=principal.tenant, caller=principal.sub, key=idempotency_key, body=request.model_dump(mode="json")
+    )
+    return run_idempotent(_submit_once, command, Job, lambda_context)
+
+
+def _submit_once(command: IdempotentCommand) -> Job:
+    return _submit(command.tenant, command.caller, SubmitJobRequest.model_validate(command.body))
+
+
+def _submit(tenant: str, caller: str, request: SubmitJobRequest) -> Job:
+    tool, parameters = _validated_parameters(request)
+    store = get_job_store()
+    now = clock.now()
+    job = Job(id=str(uuid.uuid4()), tool=tool.name, parameters=parameters, status=JobStatus.PENDING,
+              submitted_by=caller, created_at=now)  # fmt: skip
+
+    if request.requires_approval:
+        job = job.model_copy(update={"status": JobStatus.AWAITING_APPROVAL, "intervention_id": str(uuid.uuid4())})
+        options = request.approval or ApprovalOptions()
+        intervention = Intervention(
+            id=job.intervention_id, uow_id=f"job:{job.id}", type=InterventionType.APPROVAL, status=Status.PENDING,
+            priority=options.priority, title=options.title or f"Approve running {tool.name}",
+            description=f"Job {job.id} waits for approval to run the tool {tool.name}.",
+            context={"job_id": job.id, "tool": tool.name, "parameters": parameters},
+            required_role=options.required_role, created_by=caller, created_at=now, updated_at=now,
+            expires_at=now + timedelta(seconds=options.expires_in_seconds), job_id=job.id, version=1,
+        )  # fmt: skip
+        event = InterventionEvent(at=now, actor=caller, action="created", from_status=None, to_status=Status.PENDING)
+        store.create_gated(tenant, job, intervention, event)
+        metrics.add_metric(name="JobAwaitingApproval", unit=MetricUnit.Count, value=1)
+        return job
+
+    if tool.cacheable and request.use_cache:
+        cached = _cached_result(tenant, tool.name, parameters)
+        if cached is not None:
+            source, result = cached
+            job = job.model_copy(
+                update={"status": JobStatus.COMPLETED, "cached": True, "cached_from": source, "result": result,
+                        "started_at": now, "finished_at": now, "duration_seconds": 0.0}
+            )  # fmt: skip
+            store.create(tenant, job)
+            metrics.add_metric(name="JobCacheHit", unit=MetricUnit.Count, value=1)
+            return job
+
+    store.create(tenant, job)
+    enqueue_job(tenant, job.id)
+    metrics.add_metric(name="JobSubmitted", unit=MetricUnit.Count, value=1)
+    logger.info("job queued", extra={"job_id": job.id, "tool": job.tool})
+    return job
+
+
+def _cached_result(tenant: str, tool: str, parameters: dict[str, JsonValue]) -> tuple[str, JobResult] | None:
+    """(id of the run that produced it, its result), if one is fresh in the cache."""
+    store = get_job_store()
+    job_id = store.cached_job_id(tenant, tool, parameters_digest(tool, parameters))
+    source = store.get(tenant, job_id) if job_id else None
+    if source is None or source.status is not JobStatus.COMPLETED or source.result is None:
+        return None
+    return source.id, source.result
+
+
+def _presented(tenant: str, job: Job) -> Job:
+    """The job as the API shows it: output files with fresh download URLs."""
+    if not job.result or not job.result.outputs:
+        return job
+    source = job.cached_from or job.id  # a cached job's files are its source run's
+    outputs = [
+        OutputFile(name=o.name, size_bytes=o.size_bytes, url=output_url(tenant, source, o.name))
+        for o in job.result.outputs
+    ]
+    return job.model_copy(update={"result": job.result.model_copy(update={"outputs": outputs})})
+
+
+def get_job(principal: Principal, job_id: str) -> Job:
+    principal.require_member()
+    job = get_job_store().get(principal.tenant, _checked_id(job_id))
+    if job is None:
+        raise JobNotFound(job_id)
+    return _presented(principal.tenant, job)
+
+
+def list_jobs(principal: Principal, status: JobStatus | None, tool: str | None, limit: int, cursor: str | None) -> JobPage:
+    principal.require_member()
+    items, next_cursor = get_job_store().list(principal.tenant, status, tool, limit, cursor)
+    return JobPage(items=[_presented(principal.tenant, j) for j in items], next_cursor=next_cursor)
+
+
+def job_logs(principal: Principal, job_id: str, limit: int, cursor: str | None) -> JobLogPage:
+    principal.require_member()
+    job_id = _checked_id(job_id)
+    if get_job_store().get(principal.tenant, job_id) is None:
+        raise JobNotFound(job_id)
+    items, next_cursor = get_job_store().logs(principal.tenant, job_id, limit, cursor)
+    return JobLogPage(items=items, next_cursor=next_cursor)
+
+
+def cancel_job(principal: Principal, job_id: str) -> Job:
+    """PENDING / AWAITING_APPROVAL → CANCELLED at once (with the gating
+    intervention); RUNNING → cancellation requested, the worker finishes it."""
+    job_id = _checked_id(job_id)
+    store = get_job_store()
+    for _ in range(3):
+        job = store.get(principal.tenant, job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        if not (principal.is_admin or principal.sub == job.submitted_by):
+            raise Forbidden("Only the submitter or an admin can cancel a job")
+        if job.status is JobStatus.RUNNING:
+            if store.request_cancel(principal.tenant, job_id):
+                return job.model_copy(update={"cancel_requested": True})
+            continue
+        if job.status not in (JobStatus.PENDING, JobStatus.AWAITING_APPROVAL):
+            raise InvalidTransition(f"Cannot cancel a job that is {job.status.value}")
+        cancelled = job.model_copy(update={"status": JobStatus.CANCELLED, "finished_at": clock.now()})
+        try:
+            store.transition(principal.tenant, job, cancelled)
+        except VersionConflict:
+            continue
+        if job.intervention_id:
+            from oversight.interventions import close_gate
+
+            close_gate(principal.tenant, job.intervention_id)
+        return cancelled
+    raise InvalidTransition("The job changed concurrently; read it again")
+
+
+def on_gate_decided(tenant: str, gate: Intervention, action: Action) -> None:
+    """Carry a decision on a gating intervention over to its job."""
+    target = _GATE_OUTCOME.get(action)
+    if target is None or not gate.job_id:
+        return
+    store = get_job_store()
+    job = store.get(tenant, gate.job_id)
+    if job is None or job.status is not JobStatus.AWAITING_APPROVAL:
+        return
+    update: dict[str, Any] = {"status": target}
+    if target is not JobStatus.PENDING:
+        update["finished_at"] = clock.now()
+    try:
+        store.transition(tenant, job, job.model_copy(update=update))
+    except VersionConflict:
+        return  # cancelled meanwhile: nothing to carry over
+    if target is JobStatus.PENDING:
+        enqueue_job(tenant, job.id)
+    logger.info("gated job %s", target.value, extra={"job_id": job.id, "intervention_id": gate.id})

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from oversight.models.common import Timestamp
+from oversight.models.intervention import ROLE_PATTERN, Priority
+from oversight.models.stats import JobStatus
+
+RESULT_FIELD_CAP_BYTES = 64 * 1024
+
+
+class ApprovalOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    required_role: str = Field("operator", pattern=ROLE_PATTERN)
+    priority: Priority = Priority.NORMAL
+    title: str | None = Field(None, min_length=1, max_length=200)
+    expires_in_seconds: int = Field(3600, ge=60, le=2_592_000)
+
+
+class SubmitJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tool: str = Field(min_length=1, max_length=64)
+    parameters: dict[str, JsonValue] = Field(default_factory=dict)
+    use_cache: bool = True
+    requires_approval: bool = False
+    approval: ApprovalOptions | None = None
+
+
+class OutputFile(BaseModel):
+    name: str
+    size_bytes: int
+    url: str | None = Field(None, description="Presigned download URL (short-lived)")
+
+
+class StoredOutput(BaseModel):
+    """An output file as stored: its object key, never exposed."""
+
+    name: str
+    size_bytes: int
+    key: str
+
+
+class JobResult(BaseModel):
+    return_value: JsonValue = None
+    stdout: str = ""
+    stderr: str = ""
+    truncated: bool = Field(False, description="True when return_value, stdout or stderr was capped at 64 KiB")
+    outputs: list[OutputFile] = Field(default_factory=list)
+    error: str | None = None
+
+
+class Job(BaseModel):
+    id: str
+    tool: str
+    parameters: dict[str, JsonValue]
+    status: JobStatus
+    submitted_by: str
+    created_at: Timestamp
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+    duration_seconds: float | None = None
+    attempts: int = 0
+    cached: bool = False
+    cached_from: str | None = Field(None, description="For a cached job: the run whose result it carries")
+    intervention_id: str | None = None
+    cancel_requested: bool = False
+    result: JobResult | None = None
+
+
+class JobPage(BaseModel):
+    items: list[Job]
+    next_cursor: str | None
+
+
+class JobLogLine(BaseModel):
+    at: Timestamp
+    level: str
+    message: str
+
+
+class JobLogPage(BaseModel):
+    items: list[JobLogLine]
+    next_cursor: str | None
+
+
+class ToolInfo(BaseModel):
+    name: str
+    description: str
+    parameters_schema: dict[str, JsonValue]
+    cacheable: bool
+    timeout_seconds: int
+
+
+class ToolList(BaseModel):
+    items: list[ToolInfo]

@@ -1,0 +1,291 @@
+"""DynamoDB store of jobs, their logs and the result cache (same table).
+
+| item | pk | sk |
+|---|---|---|
+| job | `T#<tenant>#JOB#<id>` | `#META` |
+| log line | `T#<tenant>#JOB#<id>` | `LOG#<at>#<seq>` |
+| cache entry | `T#<tenant>#CACHE#<tool>#<parameters hash>` | `#META` |
+
+Indexes: gsi1 `T#<tenant>#JOB#S#<status>` and gsi2 `T#<tenant>#JOB#ALL`, both
+sorted by `<created_at>#<id>` (read newest first); gsi3 `JOBRUN#<shard>`
+by run deadline while RUNNING, for the sweep to fail runs that died."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from oversight import clock
+from oversight.clock import iso
+from oversight.config import settings
+from oversight.counters import CounterDelta, on_created, on_job_created, on_job_transition
+from oversight.errors import VersionConflict
+from oversight.models import Intervention, InterventionEvent, Job, JobLogLine, JobStatus
+from oversight.store import keys
+from oversight.store.cursor import decode_cursor, encode_cursor
+from oversight.store.dynamodb import (
+    _counter_updates,
+    _event_item,
+    _intervention_item,
+    _is_condition_failure,
+    dynamodb_client,
+)
+from oversight.store.marshal import dump_item, load_item
+
+LOG_PREFIX = "LOG#"
+_JSON_FIELDS = ("parameters", "result")
+_PROJECTED = set(Job.model_fields)
+_BATCH_WRITE_MAX = 25
+
+
+def job_pk(tenant: str, job_id: str) -> str:
+    return f"T#{tenant}#JOB#{job_id}"
+
+
+def _job_item(tenant: str, job: Job, run_deadline: str | None = None) -> dict[str, Any]:
+    values = job.model_dump(mode="json")
+    for name in _JSON_FIELDS:
+        values[name] = json.dumps(values[name], separators=(",", ":"))
+    order = f"{iso(job.created_at)}#{job.id}"
+    values.update(
+        pk=job_pk(tenant, job.id),
+        sk=keys.META_SK,
+        entity="job",
+        gsi1pk=f"T#{tenant}#JOB#S#{job.status.value}",
+        gsi1sk=order,
+        gsi2pk=f"T#{tenant}#JOB#ALL",
+        gsi2sk=order,
+    )
+    if job.status is JobStatus.RUNNING and run_deadline:
+        values["gsi3pk"] = f"JOBRUN#{keys.schedule_shard(job.id)}"
+        values["gsi3sk"] = f"{run_deadline}#{tenant}#{job.id}"
+    return dump_item(values)
+
+
+def _job_from_item(item: dict[str, Any]) -> Job:
+    values = load_item(item)
+    for name in _JSON_FIELDS:
+        values[name] = json.loads(values[name])
+    return Job.model_validate({k: v for k, v in values.items() if k in _PROJECTED})
+
+
+class DynamoJobStore:
+    def __init__(self, table_name: str, client: Any) -> None:
+        self._table = table_name
+        self._client = client
+
+    def _put(self, tenant: str, job: Job, condition: str | None = None, **expression: Any) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self._table, "Item": _job_item(tenant, job, expression.pop("run_deadline", None))}
+        if condition:
+            put["ConditionExpression"] = condition
+        put.update(expression)
+        return {"Put": put}
+
+    def _counters(self, tenant: str, *changes: tuple[str, CounterDelta]) -> list[dict[str, Any]]:
+        """Counter updates for (record id, delta) pairs, merged per shard: a
+        transaction may touch each counter item only once."""
+        by_shard: dict[int, CounterDelta] = {}
+        for record_id, delta in changes:
+            shard = keys.counter_shard(record_id)
+            by_shard[shard] = by_shard[shard].merge(delta) if shard in by_shard else delta
+        return [update for shard, delta in by_shard.items() for update in _counter_updates(self._table, tenant, shard, delta)]
+
+    # ------------------------------------------------------------ writes
+    def create(self, tenant: str, job: Job) -> None:
+        self._client.transact_write_items(
+            TransactItems=[
+                self._put(tenant, job, "attribute_not_exists(pk)"),
+                *self._counters(tenant, (job.id, on_job_created(job))),
+            ]
+        )
+
+    def create_gated(self, tenant: str, job: Job, intervention: Intervention, event: InterventionEvent) -> None:
+        """The job and the approval intervention that gates it, atomically."""
+        self._client.transact_write_items(
+            TransactItems=[
+                self._put(tenant, job, "attribute_not_exists(pk)"),
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _intervention_item(tenant, intervention),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {"Put": {"TableName": self._table, "Item": _event_item(tenant, intervention.id, 1, event)}},
+                *self._counters(tenant, (job.id, on_job_created(job)), (intervention.id, on_created(intervention))),
+            ]
+        )
+
+    def transition_items(self, tenant: str, before: Job, after: Job, run_deadline: str | None = None) -> list[dict[str, Any]]:
+        """Transaction items that move `before` to `after` if nobody else did."""
+        return [
+            self._put(
+                tenant,
+                after,
+                "#status = :expected AND attempts = :attempts",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":expected": {"S": before.status.value},
+                    ":attempts": {"N": str(before.attempts)},
+                },
+                run_deadline=run_deadline,
+            ),
+            *self._counters(tenant, (after.id, on_job_transition(before, after))),
+        ]
+
+    def transition(self, tenant: str, before: Job, after: Job, run_deadline: str | None = None) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=self.transition_items(tenant, before, after, run_deadline))
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise VersionConflict(after.id) from error
+            raise
+
+    def request_cancel(self, tenant: str, job_id: str) -> bool:
+        """Flag a RUNNING job for cooperative cancellation."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": job_pk(tenant, job_id)}, "sk": {"S": keys.META_SK}},
+                UpdateExpression="SET cancel_requested = :yes",
+                ConditionExpression="#status = :running",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":yes": {"BOOL": True}, ":running": {"S": JobStatus.RUNNING.value}},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def append_logs(self, tenant: str, job_id: str, lines: list[tuple[int, JobLogLine]]) -> None:
+        requests = [
+            {
+                "PutRequest": {
+                    "Item": dump_item(
+                        {
+                            "pk": job_pk(tenant, job_id),
+                            "sk": f"{LOG_PREFIX}{iso(line.at)}#{seq:06d}",
+                            "entity": "log",
+                            **line.model_dump(mode="json"),
+                        }
+                    )
+                }
+            }
+            for seq, line in lines
+        ]
+        for start in range(0, len(requests), _BATCH_WRITE_MAX):
+            pending = requests[start : start + _BATCH_WRITE_MAX]
+            for _ in range(8):
+                if not pending:
+                    break
+                response = self._client.batch_write_item(RequestItems={self._table: pending})
+                pending = response.get("UnprocessedItems", {}).get(self._table, [])
+
+    def put_cache(self, tenant: str, tool: str, digest: str, job_id: str, ttl_seconds: int) -> None:
+        expires = int(clock.now().timestamp()) + ttl_seconds
+        self._client.put_item(
+            TableName=self._table,
+            Item=dump_item(
+                {"pk": f"T#{tenant}#CACHE#{tool}#{digest}", "sk": keys.META_SK, "entity": "cache",
+                 "job_id": job_id, "expires_at": expires, "ttl": expires}
+            ),  # fmt: skip
+        )
+
+    # ------------------------------------------------------------ reads
+    def get(self, tenant: str, job_id: str) -> Job | None:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": job_pk(tenant, job_id)}, "sk": {"S": keys.META_SK}},
+            ConsistentRead=True,
+        ).get("Item")
+        return _job_from_item(item) if item else None
+
+    def overdue_runs(self, shard: int, now: Any, limit: int) -> list[tuple[str, str]]:
+        """(tenant, job id) of RUNNING jobs whose run deadline has passed."""
+        response = self._client.query(
+            TableName=self._table,
+            IndexName="gsi3",
+            KeyConditionExpression="gsi3pk = :p AND gsi3sk <= :until",
+            ExpressionAttributeValues={
+                ":p": {"S": f"JOBRUN#{shard}"},
+                ":until": {"S": iso(now) + keys.SCHEDULE_UPPER_SUFFIX},
+            },
+            Limit=limit,
+        )
+        return [keys.schedule_entry(item["gsi3sk"]["S"]) for item in response.get("Items", [])]
+
+    def cached_job_id(self, tenant: str, tool: str, digest: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": f"T#{tenant}#CACHE#{tool}#{digest}"}, "sk": {"S": keys.META_SK}}
+        ).get("Item")
+        if not item or int(item["expires_at"]["N"]) <= clock.now().timestamp():
+            return None
+        return item["job_id"]["S"]
+
+    def list(self, tenant: str, status: JobStatus | None, tool: str | None, limit: int, cursor: str | None):
+        index, pk_attr, sk_attr = ("gsi1", "gsi1pk", "gsi1sk") if status else ("gsi2", "gsi2pk", "gsi2sk")
+        partition = f"T#{tenant}#JOB#S#{status.value}" if status else f"T#{tenant}#JOB#ALL"
+        filters = {k: v for k, v in {"status": status.value if status else None, "tool": tool}.items() if v}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#p = :p",
+            "ExpressionAttributeNames": {"#p": pk_attr},
+            "ExpressionAttributeValues": {":p": {"S": partition}},
+            "ScanIndexForward": False,
+        }
+        if tool:
+            request["FilterExpression"] = "#tool = :tool"
+            request["ExpressionAttributeNames"]["#tool"] = "tool"
+            request["ExpressionAttributeValues"][":tool"] = {"S": tool}
+        position_attrs = ("pk", "sk", pk_attr, sk_attr)
+        if cursor:
+            position = decode_cursor(cursor, filters, {pk_attr: partition}, position_attrs, f"T#{tenant}#JOB#")
+            request["ExclusiveStartKey"] = {k: {"S": v} for k, v in position.items()}
+        return self._page(request, limit, position_attrs, filters, bool(tool), _job_from_item)
+
+    def logs(self, tenant: str, job_id: str, limit: int, cursor: str | None):
+        pk = job_pk(tenant, job_id)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :log)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":log": {"S": LOG_PREFIX}},
+        }
+        filters = {"job": job_id}
+        if cursor:
+            position = decode_cursor(cursor, filters, {"pk": pk}, ("pk", "sk"), f"T#{tenant}#JOB#")
+            request["ExclusiveStartKey"] = {k: {"S": v} for k, v in position.items()}
+
+        def line(item: dict[str, Any]) -> JobLogLine:
+            values = load_item(item)
+            return JobLogLine(at=values["at"], level=values["level"], message=values["message"])
+
+        return self._page(request, limit, ("pk", "sk"), filters, False, line)
+
+    def _page(self, request, limit, position_attrs, filters, filtered, convert):
+        collected: list[dict[str, Any]] = []
+        next_position = None
+        for _ in range(5):
+            wanted = limit + 1 - len(collected)
+            request["Limit"] = max(wanted, 100) if filtered else wanted
+            response = self._client.query(**request)
+            collected.extend(response.get("Items", []))
+            last_key = response.get("LastEvaluatedKey")
+            if len(collected) > limit or not last_key:
+                break
+            request["ExclusiveStartKey"] = last_key
+        else:
+            next_position = {name: last_key[name]["S"] for name in position_attrs}
+        page = collected[:limit]
+        if len(collected) > limit:
+            next_position = {name: page[-1][name]["S"] for name in position_attrs}
+        return [convert(item) for item in page], encode_cursor(next_position, filters) if next_position else None
+
+
+@cache
+def get_job_store() -> DynamoJobStore:
+    return DynamoJobStore(settings().table_name, dynamodb_client())

@@ -1,0 +1,23 @@
+"""The job queue (SQS): one message per job to run."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from oversight.config import settings
+
+
+@cache
+def _sqs() -> Any:
+    return boto3.client("sqs", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+
+
+def enqueue_job(tenant: str, job_id: str) -> None:
+    _sqs().send_message(
+        QueueUrl=settings().job_queue_url, MessageBody=json.dumps({"tenant": tenant, "job_id": job_id})
+    )

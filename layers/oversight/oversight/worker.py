@@ -1,0 +1,256 @@
+"""Runs one queued job: the job worker's domain (SQS → run_job function).
+
+At-least-once delivery is made exactly-once per attempt by a conditional
+PENDING → RUNNING write: a duplicate delivery finds the job taken and does
+nothing. A failing tool is retried through SQS redelivery until the budget
+(`JOB_MAX_RECEIVES`, the queue's maxReceiveCount) is spent, then FAILED —
+and its message is still reported failed, so it lands in the DLQ. A run
+that died (the worker crashed) is reclaimed by the next delivery once its
+deadline has passed, or failed by the sweep."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from oversight import clock
+from oversight.clock import iso
+from oversight.config import settings
+from oversight.errors import VersionConflict
+from oversight.jobs import parameters_digest
+from oversight.models import Job, JobLogLine, JobResult, JobStatus, OutputFile
+from oversight.models.job import RESULT_FIELD_CAP_BYTES
+from oversight.observability import logger, metrics
+from oversight.store.jobs import DynamoJobStore, get_job_store
+from oversight.store.outputs import upload_output
+from oversight.tools import JobCancelled, Tool, ToolError, get_tool
+
+# A run is presumed dead this long after its tool's timeout.
+RUN_GRACE_SECONDS = 60
+_LOG_FLUSH_LINES = 25
+_CANCEL_CHECK_SECONDS = 1.0
+
+
+class JobAttemptFailed(Exception):
+    """Raised to the batch processor so SQS delivers the message again (or,
+    once the budget is spent, moves it to the dead-letter queue)."""
+
+
+class JobRunContext:
+    """What a tool sees of its run (oversight.tools.RunContext)."""
+
+    def __init__(self, store: DynamoJobStore, tenant: str, job: Job) -> None:
+        self.tenant = tenant
+        self.job_id = job.id
+        self._store = store
+        self._lines: list[tuple[int, JobLogLine]] = []
+        self._seq = 0
+        self._lock = threading.Lock()
+        self.outputs: list[OutputFile] = []
+        self.timed_out = False
+        self._cancel_seen = False
+        self._cancel_checked = 0.0
+
+    def log(self, level: str, message: str) -> None:
+        with self._lock:
+            self._seq += 1
+            self._lines.append((self._seq, JobLogLine(at=clock.now(), level=level.upper(), message=str(message)[:8192])))
+            full = len(self._lines) >= _LOG_FLUSH_LINES
+        if full:
+            self.flush_logs()
+
+    def flush_logs(self) -> None:
+        with self._lock:
+            lines, self._lines = self._lines, []
+        if lines:
+            self._store.append_logs(self.tenant, self.job_id, lines)
+
+    def write_output(self, name: str, chunks: Any, content_type: str = "application/octet-stream") -> OutputFile:
+        size = upload_output(self.tenant, self.job_id, name, chunks, content_type)
+        written = OutputFile(name=name, size_bytes=size)
+        self.outputs.append(written)
+        self.log("INFO", f"wrote output {name} ({size} bytes)")
+        return written
+
+    def cancelled(self) -> bool:
+        if self.timed_out or self._cancel_seen:
+            return True
+        now = time.monotonic()
+        if now - self._cancel_checked >= _CANCEL_CHECK_SECONDS:
+            self._cancel_checked = now
+            job = self._store.get(self.tenant, self.job_id)
+            self._cancel_seen = bool(job and job.cancel_requested)
+        return self._cancel_seen
+
+
+@dataclass
+class _Outcome:
+    status: JobStatus
+    return_value: Any = None
+    error: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    retryable: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _cap(text: str) -> tuple[str, bool]:
+    data = text.encode()
+    if len(data) <= RESULT_FIELD_CAP_BYTES:
+        return text, False
+    return data[:RESULT_FIELD_CAP_BYTES].decode(errors="ignore"), True
+
+
+def _execute(tool: Tool, parameters: dict[str, Any], context: JobRunContext) -> _Outcome:
+    """Run the tool in a thread, bounded by its timeout, capturing its output."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = tool.run(tool.parameters.model_validate(parameters), context)
+        except JobCancelled:
+            box["cancelled"] = True
+        except ToolError as error:  # explained and final: no retry would change it
+            box["final_error"] = str(error)
+        except Exception as error:  # the tool's failure is the job's result
+            box["error"] = f"{type(error).__name__}: {error}"
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        runner = threading.Thread(target=target, name=f"job-{context.job_id}", daemon=True)
+        runner.start()
+        runner.join(tool.timeout_seconds)
+        if runner.is_alive():
+            context.timed_out = True  # cancelled() now says yes: a cooperative tool stops
+    outcome = _Outcome(status=JobStatus.COMPLETED, stdout=out.getvalue(), stderr=err.getvalue())
+    if context.timed_out:
+        outcome.status, outcome.error = JobStatus.FAILED, f"Timed out after {tool.timeout_seconds} s"
+    elif box.get("cancelled"):
+        outcome.status, outcome.error = JobStatus.CANCELLED, "Cancelled on request"
+    elif "final_error" in box:
+        outcome.status, outcome.error = JobStatus.FAILED, box["final_error"]
+    elif "error" in box:
+        outcome.status, outcome.error, outcome.retryable = JobStatus.FAILED, box["error"], True
+    else:
+        outcome.return_value = box.get("value")
+    return outcome
+
+
+def _result(outcome: _Outcome, outputs: list[OutputFile]) -> JobResult:
+    stdout, cut_out = _cap(outcome.stdout)
+    stderr, cut_err = _cap(outcome.stderr)
+    value = outcome.return_value
+    cut_value = False
+    try:
+        encoded = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        encoded, value = json.dumps(str(value)), str(value)
+    if len(encoded.encode()) > RESULT_FIELD_CAP_BYTES:
+        value, cut_value = _cap(encoded)[0], True
+    else:
+        value = json.loads(encoded)
+    return JobResult(return_value=value, stdout=stdout, stderr=stderr, truncated=cut_out or cut_err or cut_value,
+                     outputs=outputs, error=outcome.error)  # fmt: skip
+
+
+def run_job(tenant: str, job_id: str) -> JobStatus | None:
+    """Run the job if it is this delivery's to run; return its new status
+    (None when there was nothing to do). Raises JobAttemptFailed to have
+    the message delivered again."""
+    store = get_job_store()
+    job = store.get(tenant, job_id)
+    if job is None:
+        logger.warning("job not found; dropping its message", extra={"job_id": job_id})
+        return None
+    tool = get_tool(job.tool)
+    if job.status is JobStatus.RUNNING and tool and _run_is_dead(job, tool):
+        job = _reclaim(store, tenant, job)
+    if job is None or job.status is not JobStatus.PENDING:
+        logger.info("nothing to run", extra={"job_id": job_id, "status": job.status if job else None})
+        return None
+    now = clock.now()
+    running = job.model_copy(update={"status": JobStatus.RUNNING, "started_at": now, "attempts": job.attempts + 1,
+                                     "cancel_requested": False, "finished_at": None})  # fmt: skip
+    if tool is None:
+        return _finish(store, tenant, job, job, _Outcome(JobStatus.FAILED, error=f"Unknown tool {job.tool}"), [])
+    deadline = iso(now + timedelta(seconds=tool.timeout_seconds + RUN_GRACE_SECONDS))
+    try:
+        store.transition(tenant, job, running, run_deadline=deadline)
+    except VersionConflict:
+        logger.info("another delivery took the job", extra={"job_id": job_id})
+        return None
+
+    context = JobRunContext(store, tenant, running)
+    context.log("INFO", f"attempt {running.attempts} of {settings().job_max_receives}: running {tool.name}")
+    outcome = _execute(tool, running.parameters, context)
+    if outcome.error:
+        context.log("ERROR", outcome.error)
+    context.flush_logs()
+    if outcome.retryable and running.attempts < settings().job_max_receives:
+        store.transition(tenant, running, running.model_copy(update={"status": JobStatus.PENDING}))
+        metrics.add_metric(name="JobAttemptFailed", unit=MetricUnit.Count, value=1)
+        raise JobAttemptFailed(outcome.error)
+    status = _finish(store, tenant, running, running, outcome, context.outputs)
+    if status is JobStatus.COMPLETED and tool.cacheable:
+        store.put_cache(tenant, tool.name, parameters_digest(tool.name, running.parameters), running.id,
+                        settings().job_cache_ttl_seconds)  # fmt: skip
+    if status is JobStatus.FAILED and outcome.retryable:
+        raise JobAttemptFailed(outcome.error)  # budget spent: let SQS move the message to the DLQ
+    return status
+
+
+def _finish(store: DynamoJobStore, tenant: str, before: Job, running: Job, outcome: _Outcome,
+            outputs: list[OutputFile]) -> JobStatus:  # fmt: skip
+    finished = clock.now()
+    started = running.started_at or finished
+    final = running.model_copy(
+        update={"status": outcome.status, "finished_at": finished, "result": _result(outcome, outputs),
+                "duration_seconds": round((finished - started).total_seconds(), 3)}
+    )  # fmt: skip
+    store.transition(tenant, before, final)
+    metrics.add_metric(name=f"Job{outcome.status.value.capitalize()}", unit=MetricUnit.Count, value=1)
+    logger.info("job finished", extra={"job_id": final.id, "status": final.status, "error": outcome.error})
+    return outcome.status
+
+
+def _run_is_dead(job: Job, tool: Tool) -> bool:
+    started = job.started_at or job.created_at
+    return clock.now() > started + timedelta(seconds=tool.timeout_seconds + RUN_GRACE_SECONDS)
+
+
+def _reclaim(store: DynamoJobStore, tenant: str, job: Job) -> Job | None:
+    """A RUNNING job whose run outlived its deadline died with its worker:
+    give it back (PENDING) if the budget allows, else fail it."""
+    if job.attempts < settings().job_max_receives:
+        back = job.model_copy(update={"status": JobStatus.PENDING})
+    else:
+        back = job.model_copy(update={"status": JobStatus.FAILED, "finished_at": clock.now(),
+                                      "result": JobResult(error="The run died (worker stopped) and no attempts are left")})  # fmt: skip
+    try:
+        store.transition(tenant, job, back)
+    except VersionConflict:
+        return None
+    return back
+
+
+def fail_dead_run(tenant: str, job_id: str) -> bool:
+    """For the sweep: fail (or give back) a RUNNING job past its deadline."""
+    store = get_job_store()
+    job = store.get(tenant, job_id)
+    tool = get_tool(job.tool) if job else None
+    if job is None or job.status is not JobStatus.RUNNING or (tool and not _run_is_dead(job, tool)):
+        return False
+    reclaimed = _reclaim(store, tenant, job)
+    if reclaimed is not None and reclaimed.status is JobStatus.PENDING:
+        from oversight.store.queue import enqueue_job
+
+        enqueue_job(tenant, job_id)
+    return reclaimed is not None

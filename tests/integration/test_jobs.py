@@ -1,0 +1,216 @@
+"""Jobs end to end in-process: submit → queue → worker → result, logs and
+output files; failures, timeouts, duplicates, cache, approval gates, cancel."""
+
+import json
+import threading
+
+import pytest
+import requests
+
+import tests.jobtools as jobtools
+from tests.conftest import TEMPLATE
+from tests.support import ADMIN, OPERATOR, REQUESTER, VIEWER, JobWorker, user
+
+
+@pytest.fixture(autouse=True)
+def test_tools():
+    with jobtools.registered():
+        yield
+
+
+@pytest.fixture
+def worker(sqs) -> JobWorker:
+    jobtools.RUNS.clear()
+    jobtools.STARTED.clear()
+    return JobWorker(TEMPLATE, sqs)
+
+
+def submit(api, tool="test_echo", parameters=None, claims=REQUESTER, **options):
+    reply = api.post("/jobs", claims, {"tool": tool, "parameters": parameters or {}, **options})
+    assert reply.status == 202, reply.body
+    return reply.body
+
+
+def job(api, job_id, claims=VIEWER):
+    return api.get(f"/jobs/{job_id}", claims).body
+
+
+def test_tools_are_listed_with_their_schema(api):
+    items = {t["name"]: t for t in api.get("/tools", VIEWER).body["items"]}
+    assert {"export_interventions", "recompute_stats", "http_post", "test_echo"} <= set(items)
+    echo = items["test_echo"]
+    assert echo["cacheable"] is True and echo["timeout_seconds"] == 5
+    assert echo["parameters_schema"]["properties"]["text"]["type"] == "string"
+    assert "text" in echo["parameters_schema"]["required"]
+
+
+def test_submit_run_complete_with_result_logs_and_output_file(api, worker):
+    queued = submit(api, parameters={"text": "hi", "repeat": 3})
+    assert (queued["status"], queued["attempts"], queued["cached"]) == ("PENDING", 0, False)
+    worker.drain()
+    done = job(api, queued["id"])
+    assert done["status"] == "COMPLETED" and done["attempts"] == 1
+    assert done["started_at"] and done["finished_at"] and done["duration_seconds"] >= 0
+    result = done["result"]
+    assert result["return_value"] == {"echo": "hi", "repeat": 3} and result["error"] is None
+    assert result["stdout"] == "echoing 'hi'\n" and result["stderr"] == "a warning\n" and not result["truncated"]
+    (output,) = result["outputs"]
+    assert (output["name"], output["size_bytes"]) == ("echo.txt", 9)
+    assert requests.get(output["url"], timeout=5).content == b"hi\nhi\nhi\n"
+    messages = [line["message"] for line in api.get(f"/jobs/{queued['id']}/logs", VIEWER).body["items"]]
+    assert "echo 3 time(s)" in messages and any("wrote output echo.txt" in m for m in messages)
+
+
+def test_failing_tool_retries_then_fails_and_its_message_reaches_the_dlq(api, worker):
+    queued = submit(api, tool="test_fail")
+    worker.drain()
+    failed = job(api, queued["id"])
+    assert failed["status"] == "FAILED" and failed["attempts"] == 3
+    assert failed["result"]["error"] == "RuntimeError: the tool broke"
+    assert jobtools.RUNS["test_fail"] == 3
+    (dead,) = worker.dead_letters()
+    assert json.loads(dead["Body"])["job_id"] == queued["id"]
+
+
+def test_slow_tool_past_its_timeout_fails_with_a_timeout_error(api, worker):
+    queued = submit(api, tool="test_slow")
+    worker.drain()
+    failed = job(api, queued["id"])
+    assert failed["status"] == "FAILED" and failed["result"]["error"] == "Timed out after 1 s"
+    assert failed["attempts"] == 1  # a timeout is final: the same run would time out again
+
+
+def test_a_message_delivered_twice_runs_once(api, worker, sqs):
+    queued = submit(api, parameters={"text": "once"})
+    (message,) = sqs.receive_message(QueueUrl=worker.queue_url, AttributeNames=["All"])["Messages"]
+    assert worker.invoke([message]) == {"batchItemFailures": []}
+    assert worker.invoke([message]) == {"batchItemFailures": []}
+    assert jobtools.RUNS["test_echo"] == 1
+    logs = api.get(f"/jobs/{queued['id']}/logs", VIEWER).body["items"]
+    assert sum(line["message"].startswith("attempt ") for line in logs) == 1
+
+
+def test_one_bad_message_in_a_batch_is_the_only_failure(api, worker, sqs):
+    good = submit(api, parameters={"text": "good"})
+    sqs.send_message(QueueUrl=worker.queue_url, MessageBody="{not json")
+    messages = []
+    while len(messages) < 2:
+        messages += sqs.receive_message(QueueUrl=worker.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    bad_id = next(m["MessageId"] for m in messages if m["Body"] == "{not json")
+    assert worker.invoke(messages) == {"batchItemFailures": [{"itemIdentifier": bad_id}]}
+    assert job(api, good["id"])["status"] == "COMPLETED"
+
+
+def test_cache_answers_identical_cacheable_jobs_and_use_cache_false_runs_again(api, worker):
+    first = submit(api, parameters={"text": "same"})
+    worker.drain()
+    second = submit(api, parameters={"repeat": 1, "text": "same"})  # same canonical parameters
+    assert second["status"] == "COMPLETED" and second["cached"] is True
+    assert second["result"]["return_value"] == job(api, first["id"])["result"]["return_value"]
+    assert requests.get(job(api, second["id"])["result"]["outputs"][0]["url"], timeout=5).content == b"same\n"
+    fresh = submit(api, parameters={"text": "same"}, use_cache=False)
+    assert fresh["status"] == "PENDING"
+    worker.drain()
+    assert job(api, fresh["id"])["cached"] is False and jobtools.RUNS["test_echo"] == 2
+
+
+def test_gated_job_runs_after_approval(api, worker):
+    gated = submit(api, parameters={"text": "gated"}, requires_approval=True,
+                   approval={"required_role": "operator", "priority": "high", "title": "Run the echo?"})  # fmt: skip
+    assert gated["status"] == "AWAITING_APPROVAL" and gated["intervention_id"]
+    gate = api.get(f"/interventions/{gated['intervention_id']}", VIEWER).body
+    assert (gate["type"], gate["job_id"], gate["priority"], gate["title"]) == ("approval", gated["id"], "high", "Run the echo?")
+    assert worker.drain() == 0, "nothing is queued before the approval"
+    assert api.post(f"/interventions/{gate['id']}/approve", OPERATOR, {"reason": "go"}).status == 200
+    assert job(api, gated["id"])["status"] == "PENDING"
+    worker.drain()
+    assert job(api, gated["id"])["status"] == "COMPLETED"
+
+
+def test_gated_job_rejected_never_runs(api, worker):
+    gated = submit(api, parameters={"text": "no"}, requires_approval=True)
+    api.post(f"/interventions/{gated['intervention_id']}/reject", OPERATOR, {"reason": "no"})
+    assert job(api, gated["id"])["status"] == "REJECTED"
+    worker.drain()
+    assert "test_echo" not in jobtools.RUNS
+
+
+def test_gated_job_cancelled_when_its_approval_expires(api, worker, clock):
+    from oversight.sweep import run_sweep
+
+    gated = submit(api, parameters={"text": "late"}, requires_approval=True, approval={"expires_in_seconds": 60})
+    clock.advance(minutes=2)
+    assert run_sweep(lambda: 60_000).expired == 1
+    assert job(api, gated["id"])["status"] == "CANCELLED"
+    worker.drain()
+    assert "test_echo" not in jobtools.RUNS
+
+
+def test_cancel_pending_job_never_runs_and_cancelling_a_gated_job_closes_its_gate(api, worker):
+    queued = submit(api, parameters={"text": "x"})
+    cancelled = api.post(f"/jobs/{queued['id']}/cancel", REQUESTER)
+    assert cancelled.status == 200 and cancelled.body["status"] == "CANCELLED"
+    worker.drain()
+    assert "test_echo" not in jobtools.RUNS and job(api, queued["id"])["status"] == "CANCELLED"
+    gated = submit(api, parameters={"text": "y"}, requires_approval=True)
+    assert api.post(f"/jobs/{gated['id']}/cancel", ADMIN).body["status"] == "CANCELLED"
+    assert api.get(f"/interventions/{gated['intervention_id']}", VIEWER).body["status"] == "CANCELLED"
+    again = api.post(f"/jobs/{gated['id']}/cancel", ADMIN)
+    assert again.status == 409 and again.body["code"] == "invalid_transition"
+
+
+def test_cancel_running_job_stops_the_tool_cooperatively(api, worker):
+    queued = submit(api, tool="test_wait", parameters={"seconds": 15})
+    runner = threading.Thread(target=worker.drain)
+    runner.start()
+    assert jobtools.STARTED.wait(10)
+    requested = api.post(f"/jobs/{queued['id']}/cancel", REQUESTER)
+    assert requested.status == 200 and requested.body["status"] == "RUNNING" and requested.body["cancel_requested"]
+    runner.join(20)
+    final = job(api, queued["id"])
+    assert final["status"] == "CANCELLED" and final["result"]["error"] == "Cancelled on request"
+
+
+def test_submission_errors(api):
+    unknown = api.post("/jobs", REQUESTER, {"tool": "teleport", "parameters": {}})
+    assert unknown.status == 422 and unknown.body["details"][0]["loc"] == ["body", "tool"]
+    bad = api.post("/jobs", REQUESTER, {"tool": "test_echo", "parameters": {"text": 3, "extra": 1}})
+    assert bad.status == 422
+    assert {tuple(d["loc"]) for d in bad.body["details"]} == {("body", "parameters", "text"), ("body", "parameters", "extra")}
+    assert api.post("/jobs", VIEWER, {"tool": "test_echo", "parameters": {"text": "x"}}).status == 403
+    assert api.post("/jobs", None, {"tool": "test_echo"}).status == 401
+    assert api.post("/jobs", REQUESTER, {"tool": "test_echo", "parameters": {"text": "x"}, "colour": 1}).status == 422
+
+
+def test_jobs_are_tenant_scoped_listed_newest_first_and_filtered(api, clock):
+    first = submit(api, parameters={"text": "1"})
+    clock.advance(seconds=1)
+    second = submit(api, tool="test_fail")
+    clock.advance(seconds=1)
+    third = submit(api, parameters={"text": "3"})
+    assert [j["id"] for j in api.get("/jobs", VIEWER).body["items"]] == [third["id"], second["id"], first["id"]]
+    assert [j["id"] for j in api.get("/jobs?tool=test_fail", VIEWER).body["items"]] == [second["id"]]
+    assert [j["id"] for j in api.get("/jobs?status=PENDING&limit=1", VIEWER).body["items"]] == [third["id"]]
+    page = api.get("/jobs?limit=2", VIEWER).body
+    rest = api.get(f"/jobs?limit=2&cursor={page['next_cursor']}", VIEWER).body
+    assert [j["id"] for j in rest["items"]] == [first["id"]] and rest["next_cursor"] is None
+    other = user("spy", "admin", tenant="globex")
+    assert api.get(f"/jobs/{first['id']}", other).status == 404
+    assert api.get("/jobs", other).body["items"] == []
+    assert api.post(f"/jobs/{first['id']}/cancel", other).status == 404
+    assert api.post(f"/jobs/{first['id']}/cancel", user("agent-8", "requester")).status == 403
+
+
+def test_job_figures_in_stats(api, worker):
+    submit(api, parameters={"text": "a"})
+    submit(api, tool="test_fail")
+    worker.drain()
+    submit(api, parameters={"text": "a"})  # from the cache
+    jobs = api.get("/stats", VIEWER).body["jobs"]
+    assert jobs["total"] == 3
+    assert jobs["by_status"]["COMPLETED"] == 2 and jobs["by_status"]["FAILED"] == 1
+    assert jobs["success_rate"] == round(2 / 3, 4)
+    assert jobs["top_tools"] == [{"tool": "test_echo", "count": 2}, {"tool": "test_fail", "count": 1}]
+    assert jobs["avg_duration_seconds"] is not None
+    today = api.get("/stats/daily?days=1", VIEWER).body["days"][0]
+    assert (today["jobs_completed"], today["jobs_failed"]) == (2, 1)

@@ -1,0 +1,91 @@
+"""Tools for the job tests."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+
+from pydantic import BaseModel, ConfigDict
+
+from oversight.tools import JobCancelled, RunContext, ToolRegistry
+from oversight.tools.registry import DEFAULT_REGISTRY
+
+# Collected here, registered in the default registry only while a job test
+# runs (see `registered`), so other tests see the built-in tools alone.
+TEST_TOOLS = ToolRegistry()
+tool = TEST_TOOLS.tool
+
+RUNS: dict[str, int] = {}
+STARTED = threading.Event()
+
+
+class EchoParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    repeat: int = 1
+
+
+@tool(name="test_echo", description="Echo text to a file (tests)", parameters=EchoParameters, timeout_seconds=5,
+      cacheable=True)  # fmt: skip
+def echo(params: EchoParameters, ctx: RunContext) -> dict:
+    RUNS["test_echo"] = RUNS.get("test_echo", 0) + 1
+    print(f"echoing {params.text!r}")
+    print("a warning", file=sys.stderr)
+    ctx.log("INFO", f"echo {params.repeat} time(s)")
+    ctx.write_output("echo.txt", (params.text.encode() + b"\n" for _ in range(params.repeat)), "text/plain")
+    return {"echo": params.text, "repeat": params.repeat}
+
+
+class NoParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@tool(name="test_fail", description="Always raises (tests)", parameters=NoParameters, timeout_seconds=5,
+      cacheable=False)  # fmt: skip
+def fail(params: NoParameters, ctx: RunContext) -> None:
+    RUNS["test_fail"] = RUNS.get("test_fail", 0) + 1
+    ctx.log("WARNING", "about to fail")
+    raise RuntimeError("the tool broke")
+
+
+@tool(name="test_slow", description="Runs until cancelled (tests)", parameters=NoParameters, timeout_seconds=1,
+      cacheable=False)  # fmt: skip
+def slow(params: NoParameters, ctx: RunContext) -> str:
+    STARTED.set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if ctx.cancelled():
+            ctx.log("INFO", "stopping: cancelled")
+            raise JobCancelled()
+        time.sleep(0.05)
+    return "finished"
+
+
+class WaitParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = 10
+
+
+@tool(name="test_wait", description="Waits, checking for cancellation (tests)", parameters=WaitParameters,
+      timeout_seconds=20, cacheable=False)  # fmt: skip
+def wait(params: WaitParameters, ctx: RunContext) -> str:
+    STARTED.set()
+    deadline = time.monotonic() + params.seconds
+    while time.monotonic() < deadline:
+        if ctx.cancelled():
+            raise JobCancelled()
+        time.sleep(0.05)
+    return "waited"
+
+
+@contextlib.contextmanager
+def registered():
+    for test_tool in TEST_TOOLS.all_tools():
+        DEFAULT_REGISTRY.register(test_tool)
+    try:
+        yield
+    finally:
+        for test_tool in TEST_TOOLS.all_tools():
+            DEFAULT_REGISTRY.unregister(test_tool.name)
