@@ -214,3 +214,51 @@ def test_job_figures_in_stats(api, worker):
     assert jobs["avg_duration_seconds"] is not None
     today = api.get("/stats/daily?days=1", VIEWER).body["days"][0]
     assert (today["jobs_completed"], today["jobs_failed"]) == (2, 1)
+
+
+def test_a_worker_crash_mid_run_is_redelivered_and_the_job_finishes_once(api, worker, sqs, clock, monkeypatch):
+    import oversight.worker as worker_module
+
+    queued = submit(api, parameters={"text": "crash"})
+    (message,) = sqs.receive_message(QueueUrl=worker.queue_url, AttributeNames=["All"])["Messages"]
+
+    def crash(*args, **kwargs):
+        raise SystemExit("the worker died mid-run")  # escapes every handler, as a killed process would
+
+    original = worker_module._execute
+    monkeypatch.setattr(worker_module, "_execute", crash)
+    with pytest.raises(SystemExit):
+        worker.invoke([message])
+    assert job(api, queued["id"])["status"] == "RUNNING"
+    monkeypatch.setattr(worker_module, "_execute", original)
+
+    assert worker.invoke([message]) == {"batchItemFailures": []}  # redelivered too early: still its run
+    assert job(api, queued["id"])["status"] == "RUNNING"
+    clock.advance(seconds=5 + 61)  # past the run's deadline (timeout + grace)
+    worker.invoke([message])
+    done = job(api, queued["id"])
+    assert (done["status"], done["attempts"], jobtools.RUNS["test_echo"]) == ("COMPLETED", 2, 1)
+
+
+def test_the_sweep_requeues_a_lost_message_and_fails_a_dead_run_without_attempts(api, worker, sqs, clock):
+    from oversight.models import JobStatus
+    from oversight.store.jobs import get_job_store
+    from oversight.sweep import run_sweep
+
+    lost = submit(api, parameters={"text": "lost"})
+    sqs.purge_queue(QueueUrl=worker.queue_url)  # the message never made it
+    clock.advance(minutes=16)
+    assert run_sweep(lambda: 60_000).requeued == 1
+    worker.drain()
+    assert job(api, lost["id"])["status"] == "COMPLETED"
+
+    dead = submit(api, tool="test_fail")
+    store = get_job_store()
+    pending = store.get("acme", dead["id"])
+    running = pending.model_copy(update={"status": JobStatus.RUNNING, "attempts": 3, "started_at": clock.current})
+    store.transition("acme", pending, running, run_deadline="2026-11-23T09:20:00.000Z")
+    clock.advance(minutes=10)
+    report = run_sweep(lambda: 60_000)
+    assert report.dead_runs == 1
+    failed = job(api, dead["id"])
+    assert failed["status"] == "FAILED" and "no attempts are left" in failed["result"]["error"]

@@ -30,6 +30,7 @@ class SweepReport:
     purged: int = 0
     skipped: int = 0
     dead_runs: int = 0
+    requeued: int = 0
     complete: bool = True
 
 
@@ -59,8 +60,15 @@ def run_sweep(remaining_ms: Callable[[], int], store: InterventionStore | None =
         if reclaim(tenant, job_id):
             report.dead_runs += 1
 
+    def requeue(tenant: str, job_id: str) -> None:
+        from oversight.worker import requeue_stale
+
+        if requeue_stale(tenant, job_id):
+            report.requeued += 1
+
     _drain(store.due_for_expiry, expire, time_left)
     _drain(get_job_store().overdue_runs, fail_dead_run, time_left)
+    _drain(get_job_store().stale_pending, requeue, time_left)
     _drain(store.past_retention, purge, time_left)
     metrics.add_metric(name="InterventionsExpired", unit=MetricUnit.Count, value=report.expired)
     metrics.add_metric(name="InterventionsPurged", unit=MetricUnit.Count, value=report.purged)

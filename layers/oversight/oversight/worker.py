@@ -241,6 +241,22 @@ def _reclaim(store: DynamoJobStore, tenant: str, job: Job) -> Job | None:
     return back
 
 
+def requeue_stale(tenant: str, job_id: str) -> bool:
+    """For the sweep: queue again a PENDING job nobody started (its message
+    was lost, e.g. the queue was unreachable when it was submitted). A
+    duplicate message is harmless: the conditional start runs it once."""
+    from oversight.store.queue import enqueue_job
+
+    store = get_job_store()
+    job = store.get(tenant, job_id)
+    if job is None or job.status is not JobStatus.PENDING:
+        return False
+    enqueue_job(tenant, job_id)
+    store.requeued(tenant, job)  # False: started or cancelled meanwhile, nothing left to watch
+    logger.warning("job re-queued", extra={"job_id": job_id})
+    return True
+
+
 def fail_dead_run(tenant: str, job_id: str) -> bool:
     """For the sweep: fail (or give back) a RUNNING job past its deadline."""
     store = get_job_store()

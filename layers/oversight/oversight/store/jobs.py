@@ -7,12 +7,15 @@
 | cache entry | `T#<tenant>#CACHE#<tool>#<parameters hash>` | `#META` |
 
 Indexes: gsi1 `T#<tenant>#JOB#S#<status>` and gsi2 `T#<tenant>#JOB#ALL`, both
-sorted by `<created_at>#<id>` (read newest first); gsi3 `JOBRUN#<shard>`
-by run deadline while RUNNING, for the sweep to fail runs that died."""
+sorted by `<created_at>#<id>` (read newest first); gsi3, the sweep's
+watchdog: `JOBQ#<shard>` by re-queue time while PENDING (a job whose
+message was lost is queued again) and `JOBRUN#<shard>` by run deadline while
+RUNNING (a run that died is reclaimed)."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -36,6 +39,8 @@ from oversight.store.dynamodb import (
 from oversight.store.marshal import dump_item, load_item
 
 LOG_PREFIX = "LOG#"
+# A PENDING job not started this long after it was queued is queued again.
+REQUEUE_AFTER = timedelta(minutes=15)
 _JSON_FIELDS = ("parameters", "result")
 _PROJECTED = set(Job.model_fields)
 _BATCH_WRITE_MAX = 25
@@ -59,9 +64,13 @@ def _job_item(tenant: str, job: Job, run_deadline: str | None = None) -> dict[st
         gsi2pk=f"T#{tenant}#JOB#ALL",
         gsi2sk=order,
     )
+    shard = keys.schedule_shard(job.id)
     if job.status is JobStatus.RUNNING and run_deadline:
-        values["gsi3pk"] = f"JOBRUN#{keys.schedule_shard(job.id)}"
+        values["gsi3pk"] = f"JOBRUN#{shard}"
         values["gsi3sk"] = f"{run_deadline}#{tenant}#{job.id}"
+    elif job.status is JobStatus.PENDING:
+        values["gsi3pk"] = f"JOBQ#{shard}"
+        values["gsi3sk"] = f"{iso(clock.now() + REQUEUE_AFTER)}#{tenant}#{job.id}"
     return dump_item(values)
 
 
@@ -206,17 +215,40 @@ class DynamoJobStore:
 
     def overdue_runs(self, shard: int, now: Any, limit: int) -> list[tuple[str, str]]:
         """(tenant, job id) of RUNNING jobs whose run deadline has passed."""
+        return self._watchdog(f"JOBRUN#{shard}", now, limit)
+
+    def stale_pending(self, shard: int, now: Any, limit: int) -> list[tuple[str, str]]:
+        """(tenant, job id) of PENDING jobs queued more than REQUEUE_AFTER ago."""
+        return self._watchdog(f"JOBQ#{shard}", now, limit)
+
+    def _watchdog(self, partition: str, now: Any, limit: int) -> list[tuple[str, str]]:
         response = self._client.query(
             TableName=self._table,
             IndexName="gsi3",
             KeyConditionExpression="gsi3pk = :p AND gsi3sk <= :until",
-            ExpressionAttributeValues={
-                ":p": {"S": f"JOBRUN#{shard}"},
-                ":until": {"S": iso(now) + keys.SCHEDULE_UPPER_SUFFIX},
-            },
+            ExpressionAttributeValues={":p": {"S": partition}, ":until": {"S": iso(now) + keys.SCHEDULE_UPPER_SUFFIX}},
             Limit=limit,
         )
         return [keys.schedule_entry(item["gsi3sk"]["S"]) for item in response.get("Items", [])]
+
+    def requeued(self, tenant: str, job: Job) -> bool:
+        """Push a PENDING job's re-queue time forward (it was just queued
+        again); False when it was started or cancelled meanwhile."""
+        try:
+            self._client.put_item(
+                **self._put(
+                    tenant,
+                    job,
+                    "#status = :pending AND attempts = :attempts",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={":pending": {"S": "PENDING"}, ":attempts": {"N": str(job.attempts)}},
+                )["Put"]
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
 
     def cached_job_id(self, tenant: str, tool: str, digest: str) -> str | None:
         item = self._client.get_item(
