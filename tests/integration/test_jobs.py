@@ -262,3 +262,29 @@ def test_the_sweep_requeues_a_lost_message_and_fails_a_dead_run_without_attempts
     assert report.dead_runs == 1
     failed = job(api, dead["id"])
     assert failed["status"] == "FAILED" and "no attempts are left" in failed["result"]["error"]
+
+
+def test_finished_jobs_are_hidden_then_purged_with_their_logs_after_retention(api, worker, clock, dynamodb, monkeypatch):
+    from oversight.config import settings
+    from oversight.sweep import run_sweep
+
+    monkeypatch.setenv("RETENTION_DAYS", "1")
+    settings.cache_clear()
+    try:
+        done = submit(api, parameters={"text": "old"})
+        waiting = submit(api, parameters={"text": "kept"}, requires_approval=True,
+                         approval={"expires_in_seconds": 3 * 86400})
+        worker.drain()
+        assert api.get(f"/jobs/{done['id']}/logs", VIEWER).body["items"]
+        clock.advance(days=1, hours=1)
+        assert api.get(f"/jobs/{done['id']}", VIEWER).status == 404
+        assert [j["id"] for j in api.get("/jobs", VIEWER).body["items"]] == [waiting["id"]]
+        report = run_sweep(lambda: 60_000)
+        assert report.purged_jobs == 1
+        left = dynamodb.query(TableName="OversightTable", KeyConditionExpression="pk = :pk",
+                              ExpressionAttributeValues={":pk": {"S": f"T#acme#JOB#{done['id']}"}})  # fmt: skip
+        assert left["Items"] == []
+        assert api.get(f"/jobs/{waiting['id']}", VIEWER).body["status"] == "AWAITING_APPROVAL"
+        assert api.get("/stats", VIEWER).body["jobs"]["total"] == 2  # counts are all-time
+    finally:
+        settings.cache_clear()

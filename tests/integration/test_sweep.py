@@ -36,7 +36,7 @@ def test_one_run_expires_exactly_the_due_ones_and_a_second_changes_nothing(api, 
     clock.advance(minutes=4)
 
     report = run_sweep_handler()
-    assert report == {"expired": 5, "purged": 0, "skipped": 0, "dead_runs": 0, "requeued": 0, "complete": True}
+    assert report == {"expired": 5, "purged": 0, "skipped": 0, "dead_runs": 0, "requeued": 0, "purged_jobs": 0, "complete": True}
     assert statuses(api, due + [claimed]) == ["EXPIRED"] * 5
     assert statuses(api, later) == ["PENDING"] * 3 and statuses(api, [decided]) == ["REJECTED"]
 

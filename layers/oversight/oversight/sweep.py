@@ -31,6 +31,7 @@ class SweepReport:
     skipped: int = 0
     dead_runs: int = 0
     requeued: int = 0
+    purged_jobs: int = 0
     complete: bool = True
 
 
@@ -69,7 +70,12 @@ def run_sweep(remaining_ms: Callable[[], int], store: InterventionStore | None =
     _drain(store.due_for_expiry, expire, time_left)
     _drain(get_job_store().overdue_runs, fail_dead_run, time_left)
     _drain(get_job_store().stale_pending, requeue, time_left)
+    def purge_job(tenant: str, job_id: str) -> None:
+        get_job_store().purge(tenant, job_id, clock.now())
+        report.purged_jobs += 1
+
     _drain(store.past_retention, purge, time_left)
+    _drain(get_job_store().past_retention, purge_job, time_left)
     metrics.add_metric(name="InterventionsExpired", unit=MetricUnit.Count, value=report.expired)
     metrics.add_metric(name="InterventionsPurged", unit=MetricUnit.Count, value=report.purged)
     logger.info("sweep finished", extra=report.__dict__)

@@ -32,6 +32,7 @@ from oversight.store.cursor import decode_cursor, encode_cursor
 from oversight.store.dynamodb import (
     _counter_updates,
     _event_item,
+    _visible,
     _intervention_item,
     _is_condition_failure,
     dynamodb_client,
@@ -39,6 +40,10 @@ from oversight.store.dynamodb import (
 from oversight.store.marshal import dump_item, load_item
 
 LOG_PREFIX = "LOG#"
+FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.REJECTED})
+# Log lines carry a TTL backstop this long after they were written (their
+# job is normally purged, with them, RETENTION_DAYS after it finished).
+_LOG_TTL_GRACE_DAYS = 2
 # A PENDING job not started this long after it was queued is queued again.
 REQUEUE_AFTER = timedelta(minutes=15)
 _JSON_FIELDS = ("parameters", "result")
@@ -71,6 +76,10 @@ def _job_item(tenant: str, job: Job, run_deadline: str | None = None) -> dict[st
     elif job.status is JobStatus.PENDING:
         values["gsi3pk"] = f"JOBQ#{shard}"
         values["gsi3sk"] = f"{iso(clock.now() + REQUEUE_AFTER)}#{tenant}#{job.id}"
+    elif job.status in FINISHED and job.finished_at is not None:
+        purge_at = int(job.finished_at.timestamp()) + settings().retention_days * 86400
+        values.update(gsi3pk=f"JOBPURGE#{shard}", gsi3sk=f"{purge_at:012d}#{tenant}#{job.id}", purge_at=purge_at,
+                      ttl=purge_at + 86400)  # fmt: skip
     return dump_item(values)
 
 
@@ -179,6 +188,7 @@ class DynamoJobStore:
                             "pk": job_pk(tenant, job_id),
                             "sk": f"{LOG_PREFIX}{iso(line.at)}#{seq:06d}",
                             "entity": "log",
+                            "ttl": int(line.at.timestamp()) + (settings().retention_days + _LOG_TTL_GRACE_DAYS) * 86400,
                             **line.model_dump(mode="json"),
                         }
                     )
@@ -187,12 +197,7 @@ class DynamoJobStore:
             for seq, line in lines
         ]
         for start in range(0, len(requests), _BATCH_WRITE_MAX):
-            pending = requests[start : start + _BATCH_WRITE_MAX]
-            for _ in range(8):
-                if not pending:
-                    break
-                response = self._client.batch_write_item(RequestItems={self._table: pending})
-                pending = response.get("UnprocessedItems", {}).get(self._table, [])
+            self._write_batch(requests[start : start + _BATCH_WRITE_MAX])
 
     def put_cache(self, tenant: str, tool: str, digest: str, job_id: str, ttl_seconds: int) -> None:
         expires = int(clock.now().timestamp()) + ttl_seconds
@@ -211,11 +216,64 @@ class DynamoJobStore:
             Key={"pk": {"S": job_pk(tenant, job_id)}, "sk": {"S": keys.META_SK}},
             ConsistentRead=True,
         ).get("Item")
-        return _job_from_item(item) if item else None
+        if not item or not _visible(item, clock.now().timestamp()):
+            return None
+        return _job_from_item(item)
 
     def overdue_runs(self, shard: int, now: Any, limit: int) -> list[tuple[str, str]]:
         """(tenant, job id) of RUNNING jobs whose run deadline has passed."""
         return self._watchdog(f"JOBRUN#{shard}", now, limit)
+
+    def past_retention(self, shard: int, now: Any, limit: int) -> list[tuple[str, str]]:
+        """(tenant, job id) of finished jobs whose retention ended."""
+        response = self._client.query(
+            TableName=self._table,
+            IndexName="gsi3",
+            KeyConditionExpression="gsi3pk = :p AND gsi3sk <= :until",
+            ExpressionAttributeValues={
+                ":p": {"S": f"JOBPURGE#{shard}"},
+                ":until": {"S": f"{int(now.timestamp()):012d}" + keys.SCHEDULE_UPPER_SUFFIX},
+            },
+            Limit=limit,
+        )
+        return [keys.schedule_entry(item["gsi3sk"]["S"]) for item in response.get("Items", [])]
+
+    def purge(self, tenant: str, job_id: str, now: Any) -> None:
+        """Delete a finished job past retention with its log lines: logs
+        first, the job last, so an interrupted purge is finished next run."""
+        pk = job_pk(tenant, job_id)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :log)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":log": {"S": LOG_PREFIX}},
+            "ProjectionExpression": "pk, sk",
+        }
+        while True:
+            response = self._client.query(**request)
+            lines = response.get("Items", [])
+            for start in range(0, len(lines), _BATCH_WRITE_MAX):
+                self._write_batch([{"DeleteRequest": {"Key": key}} for key in lines[start : start + _BATCH_WRITE_MAX]])
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}, "sk": {"S": keys.META_SK}},
+                ConditionExpression="purge_at <= :now",
+                ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}},
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def _write_batch(self, requests: list[dict[str, Any]]) -> None:
+        for _ in range(8):
+            if not requests:
+                return
+            response = self._client.batch_write_item(RequestItems={self._table: requests})
+            requests = response.get("UnprocessedItems", {}).get(self._table, [])
+        raise RuntimeError(f"{len(requests)} writes left unprocessed after retries")
 
     def stale_pending(self, shard: int, now: Any, limit: int) -> list[tuple[str, str]]:
         """(tenant, job id) of PENDING jobs queued more than REQUEUE_AFTER ago."""
@@ -305,7 +363,7 @@ class DynamoJobStore:
             wanted = limit + 1 - len(collected)
             request["Limit"] = max(wanted, 100) if filtered else wanted
             response = self._client.query(**request)
-            collected.extend(response.get("Items", []))
+            collected.extend(i for i in response.get("Items", []) if _visible(i, clock.now().timestamp()))
             last_key = response.get("LastEvaluatedKey")
             if len(collected) > limit or not last_key:
                 break
