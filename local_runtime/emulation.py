@@ -12,6 +12,10 @@
 3. Cost of an item. moto re-measures the whole item on every attribute it
    sets (quadratic in attributes); a running total gives the same 400 KB
    check in linear time.
+4. Cost of a read. moto serialises each response by walking the operation's
+   output shape (~3 ms per returned item); a read's result is already
+   DynamoDB's JSON wire format, so it is dumped as it is (same bytes
+   parsed, 3-5x faster for reads of thousands of items).
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ from typing import Any
 
 _LOCK = threading.RLock()
 _WRITES = ("put_item", "update_item", "delete_item", "batch_write_item")
+_READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
 
 
 def make_dynamodb_writes_atomic() -> None:
-    """Apply all three fixes (idempotent)."""
+    """Apply all four fixes (idempotent)."""
     from moto.dynamodb.models import DynamoDBBackend
 
     if getattr(DynamoDBBackend, "_oversight_patched", False):
@@ -37,6 +42,7 @@ def make_dynamodb_writes_atomic() -> None:
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
     DynamoDBBackend.transact_write_items = _transaction_with_item_rollback(DynamoDBBackend.transact_write_items)
     _linear_item_size_check()
+    _reads_dumped_as_they_are()
     DynamoDBBackend._oversight_patched = True
 
 
@@ -150,3 +156,18 @@ def dynamodb_writes_paused() -> Iterator[None]:
     tables is taken."""
     with _LOCK:
         yield
+
+
+def _reads_dumped_as_they_are() -> None:
+    from moto.dynamodb.models.utilities import dynamo_json_dump
+    from moto.dynamodb.responses import DynamoHandler
+
+    shaped = DynamoHandler.serialized
+
+    def serialized(self: Any, action_result: Any) -> Any:
+        if self._get_action() not in _READS or isinstance(action_result.result, Exception):
+            return shaped(self, action_result)
+        headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}
+        return 200, headers, dynamo_json_dump(action_result.result)
+
+    DynamoHandler.serialized = serialized  # type: ignore[method-assign]

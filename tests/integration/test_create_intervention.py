@@ -163,3 +163,11 @@ def test_body_is_read_as_json_whatever_the_content_type(api, content_type):
     headers = {"content-type": content_type}  # None: no Content-Type at all
     reply = api.request("POST", "/interventions", REQUESTER, raw_body=json.dumps(BODY), headers=headers)
     assert reply.status == 201, reply.body
+
+
+def test_replay_is_byte_identical_with_a_nested_context(api):
+    headers = {"Idempotency-Key": "ctx"}
+    body = {**BODY, "context": {"zeta": 1, "alpha": {"y": [1, {"b": 2, "a": 1}], "x": None}}}
+    first, again = (api.post("/interventions", REQUESTER, body, headers=headers) for _ in range(2))
+    assert first.raw["body"] == again.raw["body"]
+    assert first.body["context"] == body["context"]

@@ -288,3 +288,59 @@ def test_finished_jobs_are_hidden_then_purged_with_their_logs_after_retention(ap
         assert api.get("/stats", VIEWER).body["jobs"]["total"] == 2  # counts are all-time
     finally:
         settings.cache_clear()
+
+
+def test_a_decision_and_its_jobs_change_commit_together(api, worker, monkeypatch):
+    """If the job's write fails, the decision is not committed either."""
+    from oversight.store.jobs import DynamoJobStore
+
+    gated = submit(api, parameters={"text": "atomic"}, requires_approval=True)
+    original = DynamoJobStore.linked_transition
+
+    def stale_condition(self, tenant, before, after, run_deadline=None):
+        write = original(self, tenant, before, after, run_deadline)
+        write.items[0]["Put"]["ExpressionAttributeValues"][":expected"] = {"S": "RUNNING"}  # can never hold
+        return write
+
+    monkeypatch.setattr(DynamoJobStore, "linked_transition", stale_condition)
+    reply = api.post(f"/interventions/{gated['intervention_id']}/approve", OPERATOR, {"reason": "go"})
+    assert reply.status == 409
+    assert api.get(f"/interventions/{gated['intervention_id']}", VIEWER).body["status"] == "PENDING"
+    assert job(api, gated["id"])["status"] == "AWAITING_APPROVAL"
+    assert worker.drain() == 0
+
+
+def test_idempotency_key_on_job_submission(api, worker):
+    headers = {"Idempotency-Key": "nightly-export-2026-11-23"}
+    body = {"tool": "test_echo", "parameters": {"text": "once"}}
+    replies = [api.post("/jobs", REQUESTER, body, headers=headers) for _ in range(3)]
+    assert [r.status for r in replies] == [202, 202, 202]
+    assert replies[0].raw["body"] == replies[1].raw["body"] == replies[2].raw["body"]
+    assert len(api.get("/jobs", VIEWER).body["items"]) == 1
+    other = api.post("/jobs", REQUESTER, {**body, "parameters": {"text": "twice"}}, headers=headers)
+    assert other.status == 422 and other.body["code"] == "idempotency_key_reused"
+    worker.drain()
+    assert jobtools.RUNS["test_echo"] == 1
+
+
+def test_outputs_over_64_kib_are_capped_and_flagged(api, worker):
+    from pydantic import BaseModel, ConfigDict
+
+    from oversight.tools.registry import DEFAULT_REGISTRY, Tool
+
+    class Loud(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    def loud(params, ctx):
+        print("x" * 70_000)
+        return "y" * 70_000
+
+    DEFAULT_REGISTRY.register(Tool("test_loud", "Prints too much (tests)", Loud, 5, False, loud))
+    try:
+        queued = submit(api, tool="test_loud")
+        worker.drain()
+    finally:
+        DEFAULT_REGISTRY.unregister("test_loud")
+    result = job(api, queued["id"])["result"]
+    assert result["truncated"] is True
+    assert len(result["stdout"].encode()) == 64 * 1024 and len(result["return_value"].encode()) == 64 * 1024

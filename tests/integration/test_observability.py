@@ -17,9 +17,11 @@ def logs():
 
     (handler,) = logger._logger.handlers
     buffer = io.StringIO()
-    previous = handler.setStream(buffer)
+    # Swap the attribute, not setStream(): that would flush the old stream,
+    # which may be a capture pytest already closed.
+    previous, handler.stream = handler.stream, buffer
     yield buffer
-    handler.setStream(previous)
+    handler.stream = previous
 
 
 def emitted(capsys, logs) -> list[dict]:

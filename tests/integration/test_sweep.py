@@ -75,10 +75,10 @@ def test_a_decision_that_wins_the_race_stays(api, clock, monkeypatch):
             approve_just_in_time(first)
         return found
 
-    def decide_then_save(tenant, before, after, event):
+    def decide_then_save(tenant, before, after, event, linked=None):
         if before.id == second["id"] and after.status.value == "EXPIRED" and before.version == 1:
             approve_just_in_time(second)
-        return original_save(tenant, before, after, event)
+        return original_save(tenant, before, after, event, linked)
 
     monkeypatch.setattr(store, "due_for_expiry", due_then_decide)
     monkeypatch.setattr(store, "save_transition", decide_then_save)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from oversight.tools import ToolError, get_tool
 from oversight.tools.recording import RecordingRunContext
+from tests.support import REQUESTER
 
 
 class RecordingServer(ThreadingHTTPServer):
@@ -188,3 +189,13 @@ def test_a_connection_error_fails_with_a_clear_message(allow):
     allow(f"127.0.0.1:{port}")
     with pytest.raises(ToolError, match=rf"POST to 127.0.0.1:{port} failed: .*refused"):
         run({"url": f"http://127.0.0.1:{port}/", "json": {}})
+
+
+def test_post_jobs_refuses_a_host_outside_the_allow_list_naming_the_field(api, server, allow):
+    allow(server.netloc)
+    parameters = {"url": "https://example.com/", "json": {}}
+    reply = api.post("/jobs", REQUESTER, {"tool": "http_post", "parameters": parameters})
+    assert reply.status == 422
+    assert [d["loc"] for d in reply.body["details"]] == [["body", "parameters", "url"]]
+    assert "example.com is not in HTTP_POST_ALLOWED_HOSTS" in reply.body["details"][0]["msg"]
+    assert server.received == []

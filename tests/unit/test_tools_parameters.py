@@ -49,7 +49,8 @@ def test_export_refuses_bad_parameters_naming_the_field(parameters, loc):
 
 
 def test_export_range_must_be_in_order():
-    found = errors("export_interventions", {"created_from": "2026-11-02T00:00:00Z", "created_to": "2026-11-01T00:00:00Z"})
+    reversed_range = {"created_from": "2026-11-02T00:00:00Z", "created_to": "2026-11-01T00:00:00Z"}
+    found = errors("export_interventions", reversed_range)
     assert found == [(["created_to"], "Value error, created_to must not be before created_from")]
     assert valid("export_interventions", {"created_from": "2026-11-01T00:00:00Z", "created_to": "2026-11-01T00:00:00Z"})
 
@@ -105,10 +106,12 @@ def test_http_post_allows_nothing_when_the_setting_is_empty_or_missing(allow, mo
     assert errors("http_post", {"url": "https://hooks.example.com/", "json": {}})[0][0] == ["url"]
 
 
-def test_a_malformed_allow_list_refuses_everything_with_a_clear_message(allow):
-    allow("hooks.example.com, hooks.example.com:http")
+@pytest.mark.parametrize("entry", ["hooks.example.com:http", "hooks.example.com:70000", "hooks.example.com/path",
+                                   "user@hooks.example.com", ":8080"])  # fmt: skip
+def test_a_malformed_allow_list_refuses_everything_with_a_clear_message(allow, entry):
+    allow(f"hooks.example.com, {entry}")
     [(loc, message)] = errors("http_post", {"url": "https://hooks.example.com/", "json": {}})
-    assert loc == ["url"] and "entry 'hooks.example.com:http' is not `host` or `host:port`" in message
+    assert loc == ["url"] and f"entry '{entry}' is not `host` or `host:port`" in message
 
 
 def test_http_post_parameters_keep_the_name_json(allow):
@@ -131,7 +134,8 @@ def test_http_post_parameters_keep_the_name_json(allow):
     ],
 )
 def test_http_post_refuses_unsafe_or_too_many_headers(allow, headers):
-    assert errors("http_post", {"url": "https://hooks.example.com/", "json": {}, "headers": headers})[0][0] == ["headers"]
+    found = errors("http_post", {"url": "https://hooks.example.com/", "json": {}, "headers": headers})
+    assert found[0][0] == ["headers"]
 
 
 def test_http_post_accepts_up_to_20_ordinary_headers(allow):

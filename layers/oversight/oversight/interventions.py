@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from oversight import clock
 from oversight.auth import REQUESTER, Principal
 from oversight.errors import Conflict, InterventionNotFound, VersionConflict
-from oversight.idempotency import IdempotentCommand, run_idempotent
+from oversight.idempotency import IdempotentCommand, canonical_json, run_idempotent
 from oversight.lifecycle import Action, apply
 from oversight.models import (
     CreateInterventionRequest,
@@ -72,7 +72,7 @@ def _create(tenant: str, creator: str, request: CreateInterventionRequest, job_i
         expires_at=now + timedelta(seconds=request.expires_in_seconds),
         job_id=job_id,
         version=1,
-        **request.model_dump(exclude={"expires_in_seconds"}),
+        **{**request.model_dump(exclude={"expires_in_seconds"}), "context": canonical_json(request.context)},
     )
     event = InterventionEvent(
         at=now, actor=creator, action="created", from_status=None, to_status=Status.PENDING
@@ -102,14 +102,15 @@ def transition_intervention(
         if current is None:
             raise InterventionNotFound(intervention_id)
         updated, event = apply(action, current, principal, clock.now(), reason, response)
+        gated = _gate_write(principal.tenant, updated, action)
         try:
-            store.save_transition(principal.tenant, current, updated, event)
+            store.save_transition(principal.tenant, current, updated, event, gated[0] if gated else None)
         except VersionConflict:
             continue
-        if updated.job_id:
-            from oversight.jobs import on_gate_decided  # only gating interventions pay for the import
+        if gated:
+            from oversight.jobs import after_gate_decided
 
-            on_gate_decided(principal.tenant, updated, action)
+            after_gate_decided(principal.tenant, gated[1])
         metrics.add_metric(name=f"Intervention{event.action.capitalize()}", unit=MetricUnit.Count, value=1)
         if action in (Action.APPROVE, Action.REJECT):
             metrics.add_metric(name="InterventionDecided", unit=MetricUnit.Count, value=1)
@@ -120,6 +121,15 @@ def transition_intervention(
         )
         return updated
     raise Conflict("The intervention changed concurrently; read it again and retry")
+
+
+def _gate_write(tenant: str, updated: Intervention, action: Action) -> Any:
+    """The gated job's change for this decision, if the intervention gates one."""
+    if not updated.job_id or updated.status.is_open:
+        return None
+    from oversight.jobs import gate_write  # only gating interventions pay for the import
+
+    return gate_write(tenant, updated, action)
 
 
 def close_gate(tenant: str, intervention_id: str, reason: str = "The job it gates was cancelled") -> None:

@@ -16,7 +16,7 @@ from pydantic import JsonValue, ValidationError
 from oversight import clock
 from oversight.auth import REQUESTER, Principal
 from oversight.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed, VersionConflict
-from oversight.idempotency import IdempotentCommand, run_idempotent
+from oversight.idempotency import IdempotentCommand, canonical_json, run_idempotent
 from oversight.lifecycle import Action
 from oversight.models import (
     ApprovalOptions,
@@ -35,6 +35,7 @@ from oversight.models import (
     ToolList,
 )
 from oversight.observability import logger, metrics
+from oversight.store.base import LinkedWrite
 from oversight.store.jobs import get_job_store
 from oversight.store.outputs import output_url
 from oversight.store.queue import enqueue_job
@@ -91,7 +92,7 @@ def _validated_parameters(request: SubmitJobRequest) -> tuple[Tool, dict[str, Js
         ]
         fields = ", ".join(".".join(map(str, d["loc"])) for d in details)
         raise ValidationFailed(f"Invalid parameters for {tool.name}: {fields}", details) from None
-    return tool, parameters.model_dump(mode="json")
+    return tool, canonical_json(parameters.model_dump(mode="json"))
 
 
 def submit_job(
@@ -228,22 +229,26 @@ def cancel_job(principal: Principal, job_id: str) -> Job:
     raise InvalidTransition("The job changed concurrently; read it again")
 
 
-def on_gate_decided(tenant: str, gate: Intervention, action: Action) -> None:
-    """Carry a decision on a gating intervention over to its job."""
+def gate_write(tenant: str, gate: Intervention, action: Action) -> tuple[LinkedWrite, Job] | None:
+    """The change a decision on a gating intervention makes to its job, to
+    be committed in the same transaction as the decision (None: no change,
+    e.g. the job was cancelled meanwhile)."""
     target = _GATE_OUTCOME.get(action)
     if target is None or not gate.job_id:
-        return
+        return None
     store = get_job_store()
     job = store.get(tenant, gate.job_id)
     if job is None or job.status is not JobStatus.AWAITING_APPROVAL:
-        return
+        return None
     update: dict[str, Any] = {"status": target}
     if target is not JobStatus.PENDING:
         update["finished_at"] = clock.now()
-    try:
-        store.transition(tenant, job, job.model_copy(update=update))
-    except VersionConflict:
-        return  # cancelled meanwhile: nothing to carry over
-    if target is JobStatus.PENDING:
+    moved = job.model_copy(update=update)
+    return store.linked_transition(tenant, job, moved), moved
+
+
+def after_gate_decided(tenant: str, job: Job) -> None:
+    """Once the decision is committed: queue an approved job."""
+    if job.status is JobStatus.PENDING:
         enqueue_job(tenant, job.id)
-    logger.info("gated job %s", target.value, extra={"job_id": job.id, "intervention_id": gate.id})
+    logger.info("gated job %s", job.status.value, extra={"job_id": job.id, "intervention_id": job.intervention_id})

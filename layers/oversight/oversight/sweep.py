@@ -108,13 +108,14 @@ def _expire(store: InterventionStore, tenant: str, intervention_id: str) -> bool
             return False
         try:
             updated, event = apply(Action.EXPIRE, current, None, clock.now())
-            store.save_transition(tenant, current, updated, event)
+            gated = None
+            if updated.job_id:
+                from oversight.jobs import gate_write
+
+                gated = gate_write(tenant, updated, Action.EXPIRE)
+            store.save_transition(tenant, current, updated, event, gated[0] if gated else None)
         except (VersionConflict, InvalidTransition):
             continue  # changed under us: look again
-        if updated.job_id:
-            from oversight.jobs import on_gate_decided
-
-            on_gate_decided(tenant, updated, Action.EXPIRE)
         logger.info("intervention expired", extra={"intervention_id": intervention_id, "tenant": tenant})
         return True
     return False

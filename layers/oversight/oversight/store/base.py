@@ -4,9 +4,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from oversight.counters import CounterDelta
 from decimal import Decimal
 
 from oversight.models import Intervention, InterventionEvent, ListInterventionsQuery, Status
+
+
+@dataclass(frozen=True)
+class LinkedWrite:
+    """Writes of another record to commit with a transition: its transaction
+    items (without counters) and its counter changes as (record id, delta)."""
+
+    items: list[dict[str, Any]]
+    counters: list[tuple[str, CounterDelta]]
 
 
 @dataclass(frozen=True)
@@ -27,10 +39,17 @@ class InterventionStore(ABC):
 
     @abstractmethod
     def save_transition(
-        self, tenant: str, before: Intervention, after: Intervention, event: InterventionEvent
+        self,
+        tenant: str,
+        before: Intervention,
+        after: Intervention,
+        event: InterventionEvent,
+        linked: LinkedWrite | None = None,
     ) -> None:
         """Write `after` and its event atomically, only if the stored version is
-        still `before.version`; raise VersionConflict otherwise."""
+        still `before.version`; raise VersionConflict otherwise. `linked`
+        (another record's change, e.g. the job an approval gates) is part of
+        the same transaction."""
 
     @abstractmethod
     def list(self, tenant: str, query: ListInterventionsQuery) -> Page: ...

@@ -20,7 +20,7 @@ from oversight.counters import CounterDelta, on_created, on_transition
 from oversight.errors import VersionConflict
 from oversight.models import Intervention, InterventionEvent, ListInterventionsQuery, Status
 from oversight.store import keys
-from oversight.store.base import InterventionStore, Page, StatsStore
+from oversight.store.base import InterventionStore, LinkedWrite, Page, StatsStore
 from oversight.store.cursor import decode_cursor, encode_cursor
 from oversight.store.marshal import dump_item, load_item
 
@@ -115,6 +115,74 @@ def _counter_updates(table: str, tenant: str, shard: int, delta: CounterDelta) -
     return updates
 
 
+def merged_counter_updates(table: str, tenant: str, changes: list[tuple[str, CounterDelta]]) -> list[dict[str, Any]]:
+    """Counter updates for (record id, delta) pairs, merged per shard: a
+    transaction may touch each counter item only once."""
+    by_shard: dict[int, CounterDelta] = {}
+    for record_id, delta in changes:
+        shard = keys.counter_shard(record_id)
+        by_shard[shard] = by_shard[shard].merge(delta) if shard in by_shard else delta
+    return [update for shard, delta in by_shard.items() for update in _counter_updates(table, tenant, shard, delta)]
+
+
+def schedule_query(client: Any, table: str, partition: str, until: str, limit: int) -> list[tuple[str, str]]:
+    """(tenant, id) of the entries of a gsi3 schedule partition due by `until`, oldest first."""
+    response = client.query(
+        TableName=table,
+        IndexName="gsi3",
+        KeyConditionExpression="gsi3pk = :p AND gsi3sk <= :until",
+        ExpressionAttributeValues={":p": {"S": partition}, ":until": {"S": until + keys.SCHEDULE_UPPER_SUFFIX}},
+        Limit=limit,
+    )
+    return [keys.schedule_entry(item["gsi3sk"]["S"]) for item in response.get("Items", [])]
+
+
+def write_batch(client: Any, table: str, requests: list[dict[str, Any]]) -> None:
+    """BatchWriteItem in batches of 25, retrying what comes back unprocessed."""
+    for start in range(0, len(requests), _BATCH_WRITE_MAX):
+        pending = requests[start : start + _BATCH_WRITE_MAX]
+        for _ in range(8):
+            if not pending:
+                break
+            pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
+        if pending:
+            raise RuntimeError(f"{len(pending)} writes left unprocessed after retries")
+
+
+def purge_record(client: Any, table: str, pk: str, child_prefix: str, now: Any) -> int:
+    """Delete a record past retention (`purge_at <= now`) with its children
+    (sort keys starting with `child_prefix`): children first, the record
+    last, so an interrupted purge stays indexed and the next run finishes
+    it. Safe to run twice at once. Returns the number of items deleted."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :child)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":child": {"S": child_prefix}},
+        "ProjectionExpression": "pk, sk",
+    }
+    deleted = 0
+    while True:
+        response = client.query(**request)
+        children = response.get("Items", [])
+        write_batch(client, table, [{"DeleteRequest": {"Key": key}} for key in children])
+        deleted += len(children)
+        if "LastEvaluatedKey" not in response:
+            break
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    try:
+        client.delete_item(
+            TableName=table,
+            Key={"pk": {"S": pk}, "sk": {"S": keys.META_SK}},
+            ConditionExpression="purge_at <= :now",
+            ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}},
+        )
+        deleted += 1
+    except ClientError as error:
+        if not _is_condition_failure(error):
+            raise
+    return deleted
+
+
 def _numbers(item: dict[str, Any]) -> dict[str, float]:
     return {name: float(value["N"]) for name, value in item.items() if "N" in value}
 
@@ -169,8 +237,14 @@ class DynamoInterventionStore(InterventionStore):
         )
 
     def save_transition(
-        self, tenant: str, before: Intervention, after: Intervention, event: InterventionEvent
+        self,
+        tenant: str,
+        before: Intervention,
+        after: Intervention,
+        event: InterventionEvent,
+        linked: LinkedWrite | None = None,
     ) -> None:
+        changes = [(after.id, on_transition(before, after)), *(linked.counters if linked else [])]
         try:
             self._client.transact_write_items(
                 TransactItems=[
@@ -190,7 +264,8 @@ class DynamoInterventionStore(InterventionStore):
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                    *_counter_updates(self._table, tenant, keys.counter_shard(after.id), on_transition(before, after)),
+                    *(linked.items if linked else []),
+                    *merged_counter_updates(self._table, tenant, changes),
                 ]
             )
         except ClientError as error:
@@ -313,58 +388,11 @@ class DynamoInterventionStore(InterventionStore):
         return self._schedule(keys.purge_partition(shard), f"{int(now.timestamp()):012d}", limit)
 
     def _schedule(self, partition: str, until: str, limit: int) -> list[tuple[str, str]]:
-        response = self._client.query(
-            TableName=self._table,
-            IndexName="gsi3",
-            KeyConditionExpression="gsi3pk = :p AND gsi3sk <= :until",
-            ExpressionAttributeValues={":p": {"S": partition}, ":until": {"S": until + keys.SCHEDULE_UPPER_SUFFIX}},
-            Limit=limit,
-        )
-        return [keys.schedule_entry(item["gsi3sk"]["S"]) for item in response.get("Items", [])]
+        return schedule_query(self._client, self._table, partition, until, limit)
 
     def purge(self, tenant: str, intervention_id: str, now: Any) -> int:
-        """Delete a closed record past retention with its events: events
-        first, the record last, so an interrupted purge is still indexed and
-        the next run finishes it. Safe to run twice at once."""
-        pk = keys.intervention_pk(tenant, intervention_id)
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :evt)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":evt": {"S": keys.EVENT_PREFIX}},
-            "ProjectionExpression": "pk, sk",
-        }
-        deleted = 0
-        while True:
-            response = self._client.query(**request)
-            event_keys = response.get("Items", [])
-            for start in range(0, len(event_keys), _BATCH_WRITE_MAX):
-                self._batch_delete(event_keys[start : start + _BATCH_WRITE_MAX])
-            deleted += len(event_keys)
-            if "LastEvaluatedKey" not in response:
-                break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key={"pk": {"S": pk}, "sk": {"S": keys.META_SK}},
-                ConditionExpression="purge_at <= :now",
-                ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}},
-            )
-            deleted += 1
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
-        return deleted
-
-    def _batch_delete(self, item_keys: list[dict[str, Any]]) -> None:
-        requests = [{"DeleteRequest": {"Key": key}} for key in item_keys]
-        for _ in range(8):
-            if not requests:
-                return
-            response = self._client.batch_write_item(RequestItems={self._table: requests})
-            requests = response.get("UnprocessedItems", {}).get(self._table, [])
-        if requests:
-            raise RuntimeError(f"{len(requests)} deletes left unprocessed after retries")
+        """Delete a closed record past retention with its events."""
+        return purge_record(self._client, self._table, keys.intervention_pk(tenant, intervention_id), keys.EVENT_PREFIX, now)
 
     @staticmethod
     def _plan(tenant: str, query: ListInterventionsQuery) -> tuple[str, str, str, str, str]:
@@ -487,7 +515,7 @@ class DynamoStatsStore(StatsStore):
         return changed
 
     def _shard_figures(self, pk: str) -> dict[str, dict[str, Decimal]]:
-        """Every item of a counter shard (TOTAL and each DAY): sort key -> figures."""
+        """The counter items of a shard (TOTAL and every DAY): sort key -> figures."""
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
@@ -498,7 +526,9 @@ class DynamoStatsStore(StatsStore):
         while True:
             response = self._client.query(**request)
             for item in response.get("Items", []):
-                figures[item["sk"]["S"]] = {name: Decimal(value["N"]) for name, value in item.items() if "N" in value}
+                sort_key = item["sk"]["S"]
+                if sort_key == keys.TOTALS_SK or sort_key.startswith(keys.day_sk("")):
+                    figures[sort_key] = {name: Decimal(value["N"]) for name, value in item.items() if "N" in value}
             if "LastEvaluatedKey" not in response:
                 return figures
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -28,14 +28,18 @@ from oversight.counters import CounterDelta, on_created, on_job_created, on_job_
 from oversight.errors import VersionConflict
 from oversight.models import Intervention, InterventionEvent, Job, JobLogLine, JobStatus
 from oversight.store import keys
+from oversight.store.base import LinkedWrite
 from oversight.store.cursor import decode_cursor, encode_cursor
 from oversight.store.dynamodb import (
-    _counter_updates,
     _event_item,
-    _visible,
     _intervention_item,
     _is_condition_failure,
+    _visible,
     dynamodb_client,
+    merged_counter_updates,
+    purge_record,
+    schedule_query,
+    write_batch,
 )
 from oversight.store.marshal import dump_item, load_item
 
@@ -48,7 +52,6 @@ _LOG_TTL_GRACE_DAYS = 2
 REQUEUE_AFTER = timedelta(minutes=15)
 _JSON_FIELDS = ("parameters", "result")
 _PROJECTED = set(Job.model_fields)
-_BATCH_WRITE_MAX = 25
 
 
 def job_pk(tenant: str, job_id: str) -> str:
@@ -103,13 +106,7 @@ class DynamoJobStore:
         return {"Put": put}
 
     def _counters(self, tenant: str, *changes: tuple[str, CounterDelta]) -> list[dict[str, Any]]:
-        """Counter updates for (record id, delta) pairs, merged per shard: a
-        transaction may touch each counter item only once."""
-        by_shard: dict[int, CounterDelta] = {}
-        for record_id, delta in changes:
-            shard = keys.counter_shard(record_id)
-            by_shard[shard] = by_shard[shard].merge(delta) if shard in by_shard else delta
-        return [update for shard, delta in by_shard.items() for update in _counter_updates(self._table, tenant, shard, delta)]
+        return merged_counter_updates(self._table, tenant, list(changes))
 
     # ------------------------------------------------------------ writes
     def create(self, tenant: str, job: Job) -> None:
@@ -137,26 +134,23 @@ class DynamoJobStore:
             ]
         )
 
-    def transition_items(self, tenant: str, before: Job, after: Job, run_deadline: str | None = None) -> list[dict[str, Any]]:
-        """Transaction items that move `before` to `after` if nobody else did."""
-        return [
-            self._put(
-                tenant,
-                after,
-                "#status = :expected AND attempts = :attempts",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":expected": {"S": before.status.value},
-                    ":attempts": {"N": str(before.attempts)},
-                },
-                run_deadline=run_deadline,
-            ),
-            *self._counters(tenant, (after.id, on_job_transition(before, after))),
-        ]
+    def linked_transition(self, tenant: str, before: Job, after: Job, run_deadline: str | None = None) -> LinkedWrite:
+        """The write that moves `before` to `after` if nobody else did, to
+        commit alone (transition) or with another record's change."""
+        put = self._put(
+            tenant,
+            after,
+            "#status = :expected AND attempts = :attempts",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":expected": {"S": before.status.value}, ":attempts": {"N": str(before.attempts)}},
+            run_deadline=run_deadline,
+        )
+        return LinkedWrite(items=[put], counters=[(after.id, on_job_transition(before, after))])
 
     def transition(self, tenant: str, before: Job, after: Job, run_deadline: str | None = None) -> None:
+        write = self.linked_transition(tenant, before, after, run_deadline)
         try:
-            self._client.transact_write_items(TransactItems=self.transition_items(tenant, before, after, run_deadline))
+            self._client.transact_write_items(TransactItems=[*write.items, *self._counters(tenant, *write.counters)])
         except ClientError as error:
             if _is_condition_failure(error):
                 raise VersionConflict(after.id) from error
@@ -196,8 +190,7 @@ class DynamoJobStore:
             }
             for seq, line in lines
         ]
-        for start in range(0, len(requests), _BATCH_WRITE_MAX):
-            self._write_batch(requests[start : start + _BATCH_WRITE_MAX])
+        write_batch(self._client, self._table, requests)
 
     def put_cache(self, tenant: str, tool: str, digest: str, job_id: str, ttl_seconds: int) -> None:
         expires = int(clock.now().timestamp()) + ttl_seconds
@@ -226,68 +219,18 @@ class DynamoJobStore:
 
     def past_retention(self, shard: int, now: Any, limit: int) -> list[tuple[str, str]]:
         """(tenant, job id) of finished jobs whose retention ended."""
-        response = self._client.query(
-            TableName=self._table,
-            IndexName="gsi3",
-            KeyConditionExpression="gsi3pk = :p AND gsi3sk <= :until",
-            ExpressionAttributeValues={
-                ":p": {"S": f"JOBPURGE#{shard}"},
-                ":until": {"S": f"{int(now.timestamp()):012d}" + keys.SCHEDULE_UPPER_SUFFIX},
-            },
-            Limit=limit,
-        )
-        return [keys.schedule_entry(item["gsi3sk"]["S"]) for item in response.get("Items", [])]
+        return schedule_query(self._client, self._table, f"JOBPURGE#{shard}", f"{int(now.timestamp()):012d}", limit)
 
     def purge(self, tenant: str, job_id: str, now: Any) -> None:
-        """Delete a finished job past retention with its log lines: logs
-        first, the job last, so an interrupted purge is finished next run."""
-        pk = job_pk(tenant, job_id)
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :log)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":log": {"S": LOG_PREFIX}},
-            "ProjectionExpression": "pk, sk",
-        }
-        while True:
-            response = self._client.query(**request)
-            lines = response.get("Items", [])
-            for start in range(0, len(lines), _BATCH_WRITE_MAX):
-                self._write_batch([{"DeleteRequest": {"Key": key}} for key in lines[start : start + _BATCH_WRITE_MAX]])
-            if "LastEvaluatedKey" not in response:
-                break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key={"pk": {"S": pk}, "sk": {"S": keys.META_SK}},
-                ConditionExpression="purge_at <= :now",
-                ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}},
-            )
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
-
-    def _write_batch(self, requests: list[dict[str, Any]]) -> None:
-        for _ in range(8):
-            if not requests:
-                return
-            response = self._client.batch_write_item(RequestItems={self._table: requests})
-            requests = response.get("UnprocessedItems", {}).get(self._table, [])
-        raise RuntimeError(f"{len(requests)} writes left unprocessed after retries")
+        """Delete a finished job past retention with its log lines."""
+        purge_record(self._client, self._table, job_pk(tenant, job_id), LOG_PREFIX, now)
 
     def stale_pending(self, shard: int, now: Any, limit: int) -> list[tuple[str, str]]:
         """(tenant, job id) of PENDING jobs queued more than REQUEUE_AFTER ago."""
         return self._watchdog(f"JOBQ#{shard}", now, limit)
 
     def _watchdog(self, partition: str, now: Any, limit: int) -> list[tuple[str, str]]:
-        response = self._client.query(
-            TableName=self._table,
-            IndexName="gsi3",
-            KeyConditionExpression="gsi3pk = :p AND gsi3sk <= :until",
-            ExpressionAttributeValues={":p": {"S": partition}, ":until": {"S": iso(now) + keys.SCHEDULE_UPPER_SUFFIX}},
-            Limit=limit,
-        )
-        return [keys.schedule_entry(item["gsi3sk"]["S"]) for item in response.get("Items", [])]
+        return schedule_query(self._client, self._table, partition, iso(now), limit)
 
     def requeued(self, tenant: str, job: Job) -> bool:
         """Push a PENDING job's re-queue time forward (it was just queued

@@ -72,7 +72,7 @@ def _csv_cell(name: str, value: Any) -> str:
     description="Export the tenant's interventions (optionally one status, a created_at range) "
     "to one output file: interventions.jsonl or interventions.csv, one record per line/row.",
     parameters=ExportParameters,
-    timeout_seconds=600,
+    timeout_seconds=240,
     cacheable=True,
 )
 def export_interventions(params: ExportParameters, ctx: RunContext) -> dict[str, Any]:

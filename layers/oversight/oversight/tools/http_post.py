@@ -38,20 +38,20 @@ def allowed_hosts() -> set[tuple[str, int | None]]:
     """(host, port) pairs of the allow-list; port None means the scheme's
     default port. Read on every call, never cached: the check at run time
     must see the setting in force then."""
-    entries = set()
-    for entry in os.environ.get(ALLOWED_HOSTS_VARIABLE, "").split(","):
-        entry = entry.strip()
-        if not entry:
-            continue
-        parts = urlsplit(f"//{entry}")
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
-        if not parts.hostname or port == -1 or parts.path or parts.query or parts.username:
-            raise ToolError(f"{ALLOWED_HOSTS_VARIABLE} entry {entry!r} is not `host` or `host:port`")
-        entries.add((parts.hostname, port))
-    return entries
+    entries = (entry.strip() for entry in os.environ.get(ALLOWED_HOSTS_VARIABLE, "").split(","))
+    return {_host_and_port(entry) for entry in entries if entry}
+
+
+def _host_and_port(entry: str) -> tuple[str, int | None]:
+    malformed = ToolError(f"{ALLOWED_HOSTS_VARIABLE} entry {entry!r} is not `host` or `host:port`")
+    parts = urlsplit(f"//{entry}")
+    try:
+        port = parts.port
+    except ValueError as error:  # not a number, or out of range
+        raise malformed from error
+    if not parts.hostname or parts.path or parts.query or parts.fragment or parts.username is not None:
+        raise malformed
+    return parts.hostname, port
 
 
 def refusal(url: str) -> str | None:
@@ -126,6 +126,14 @@ def _read_capped(response: Any) -> tuple[str, bool]:
     return decoder.decode(raw[:BODY_CAP_BYTES]), len(raw) > BODY_CAP_BYTES
 
 
+def _failure(where: str, error: Exception, timeout_seconds: int) -> ToolError:
+    # urllib wraps connection errors (a connect timeout too) in URLError.
+    cause = error.reason if isinstance(error, urllib.error.URLError) else error
+    if isinstance(cause, TimeoutError):
+        return ToolError(f"POST to {where} timed out after {timeout_seconds} s")
+    return ToolError(f"POST to {where} failed: {cause}")
+
+
 @tool(
     name="http_post",
     description=f"POST a JSON body to a URL whose host is allowed by {ALLOWED_HOSTS_VARIABLE}. "
@@ -160,10 +168,3 @@ def http_post(params: HttpPostParameters, ctx: RunContext) -> dict[str, Any]:
     ctx.log("INFO", f"POST to {where} answered {status}")
     return {"status": status, "body": text, "truncated": truncated}
 
-
-def _failure(where: str, error: Exception, timeout_seconds: int) -> ToolError:
-    # urllib wraps connection errors (a connect timeout too) in URLError.
-    cause = error.reason if isinstance(error, urllib.error.URLError) else error
-    if isinstance(cause, TimeoutError):
-        return ToolError(f"POST to {where} timed out after {timeout_seconds} s")
-    return ToolError(f"POST to {where} failed: {cause}")

@@ -63,7 +63,7 @@ def _add(into: CounterDelta, delta: CounterDelta) -> None:
     description="Repair: rebuild the tenant's intervention counters (GET /stats, /stats/daily) from its "
     "retained records. Not atomic against concurrent writes: run it when the tenant is quiet.",
     parameters=NoParameters,
-    timeout_seconds=600,
+    timeout_seconds=240,
     cacheable=False,
 )
 def recompute_stats(params: NoParameters, ctx: RunContext) -> dict[str, int]:

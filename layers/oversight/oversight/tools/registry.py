@@ -33,7 +33,8 @@ class JobCancelled(Exception):
 
 class ToolError(Exception):
     """An expected failure the tool can explain (a refused host, a network
-    error): the worker marks the job FAILED with this message as `error`."""
+    error): the worker marks the job FAILED with this message as `error`,
+    without retrying (the same run would fail the same way)."""
 
 
 class RunContext(Protocol):
