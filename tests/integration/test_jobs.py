@@ -344,3 +344,20 @@ def test_outputs_over_64_kib_are_capped_and_flagged(api, worker):
     result = job(api, queued["id"])["result"]
     assert result["truncated"] is True
     assert len(result["stdout"].encode()) == 64 * 1024 and len(result["return_value"].encode()) == 64 * 1024
+
+
+def test_a_host_removed_from_the_allow_list_fails_the_job_at_once_without_a_request(api, worker, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("HTTP_POST_ALLOWED_HOSTS", "hooks.example.test")
+    queued = submit(api, tool="http_post", parameters={"url": "https://hooks.example.test/x", "json": {"a": 1}})
+    monkeypatch.setenv("HTTP_POST_ALLOWED_HOSTS", "")
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a connection was attempted")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    worker.drain()
+    failed = job(api, queued["id"])
+    assert failed["status"] == "FAILED" and failed["attempts"] == 1
+    assert "not in HTTP_POST_ALLOWED_HOSTS" in failed["result"]["error"]

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
 
 from oversight import clock
 from oversight.clock import iso
@@ -115,7 +116,13 @@ def _execute(tool: Tool, parameters: dict[str, Any], context: JobRunContext) -> 
 
     def target() -> None:
         try:
-            box["value"] = tool.run(tool.parameters.model_validate(parameters), context)
+            # Validated again: a setting it depends on (an allow-list) may have changed.
+            validated = tool.parameters.model_validate(parameters)
+        except ValidationError as error:
+            box["final_error"] = "Parameters no longer valid: " + "; ".join(e["msg"] for e in error.errors())
+            return
+        try:
+            box["value"] = tool.run(validated, context)
         except JobCancelled:
             box["cancelled"] = True
         except ToolError as error:  # explained and final: no retry would change it
