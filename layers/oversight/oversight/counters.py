@@ -9,6 +9,7 @@ percentiles cost the same whatever the number of records."""
 from __future__ import annotations
 
 import bisect
+from enum import StrEnum
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -80,12 +81,19 @@ def on_created(iv: Intervention) -> CounterDelta:
     return delta
 
 
-def on_transition(before: Intervention, after: Intervention) -> CounterDelta:
+def _status_moved(prefix: str, before: StrEnum, after: StrEnum) -> CounterDelta:
+    """One count moved from the old status to the new one (none if unchanged)."""
     delta = CounterDelta()
+    if before is not after:
+        delta.totals[f"{prefix}_status_{before.value}"] -= 1
+        delta.totals[f"{prefix}_status_{after.value}"] += 1
+    return delta
+
+
+def on_transition(before: Intervention, after: Intervention) -> CounterDelta:
+    delta = _status_moved("i", before.status, after.status)
     if before.status is after.status:
         return delta
-    delta.totals[f"i_status_{before.status.value}"] -= 1
-    delta.totals[f"i_status_{after.status.value}"] += 1
     daily_name = _RESOLVED.get(after.status)
     if daily_name and after.resolution_seconds is not None and after.decided_at is not None:
         delta.totals["i_res_count"] += 1
@@ -106,11 +114,9 @@ def on_job_created(job: Job) -> CounterDelta:
 
 
 def on_job_transition(before: Job, after: Job) -> CounterDelta:
-    delta = CounterDelta()
+    delta = _status_moved("j", before.status, after.status)
     if before.status is after.status:
         return delta
-    delta.totals[f"j_status_{before.status.value}"] -= 1
-    delta.totals[f"j_status_{after.status.value}"] += 1
     if after.status in (JobStatus.COMPLETED, JobStatus.FAILED) and after.finished_at is not None:
         daily_name = "jobs_completed" if after.status is JobStatus.COMPLETED else "jobs_failed"
         delta.add_daily(after.finished_at.date().isoformat(), daily_name)

@@ -6,7 +6,6 @@ retry (otherwise 422 idempotency_key_reused). Records live 24 h."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
@@ -30,12 +29,6 @@ from oversight.store.dynamodb import dynamodb_client
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 Result = TypeVar("Result", bound=BaseModel)
-
-
-def canonical_json(value: Any) -> Any:
-    """Objects with sorted keys: one stored form for equal values, so a
-    replayed response (stored with sorted keys) is byte-identical to the first."""
-    return json.loads(json.dumps(value, sort_keys=True))
 
 
 class IdempotentCommand(BaseModel):

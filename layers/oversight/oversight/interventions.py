@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from oversight import clock
 from oversight.auth import REQUESTER, Principal
 from oversight.errors import Conflict, InterventionNotFound, VersionConflict
-from oversight.idempotency import IdempotentCommand, canonical_json, run_idempotent
+from oversight.models.common import canonical_json
 from oversight.lifecycle import Action, apply
 from oversight.models import (
     CreateInterventionRequest,
@@ -47,6 +47,9 @@ def create_intervention(
     principal.require_any(REQUESTER)
     if idempotency_key is None:
         return _create(principal.tenant, principal.sub, request)
+    # Only keyed creates need it: the other functions importing this module skip its cost.
+    from oversight.idempotency import IdempotentCommand, run_idempotent
+
     command = IdempotentCommand(
         tenant=principal.tenant,
         caller=principal.sub,
@@ -56,7 +59,8 @@ def create_intervention(
     return run_idempotent(_create_once, command, Intervention, lambda_context)
 
 
-def _create_once(command: IdempotentCommand) -> Intervention:
+def _create_once(command: Any) -> Intervention:
+    """The keyed create (command: oversight.idempotency.IdempotentCommand)."""
     request = CreateInterventionRequest.model_validate(command.body)
     return _create(command.tenant, command.caller, request)
 
@@ -102,7 +106,7 @@ def transition_intervention(
         if current is None:
             raise InterventionNotFound(intervention_id)
         updated, event = apply(action, current, principal, clock.now(), reason, response)
-        gated = _gate_write(principal.tenant, updated, action)
+        gated = gate_change(principal.tenant, updated, action)
         try:
             store.save_transition(principal.tenant, current, updated, event, gated[0] if gated else None)
         except VersionConflict:
@@ -123,8 +127,9 @@ def transition_intervention(
     raise Conflict("The intervention changed concurrently; read it again and retry")
 
 
-def _gate_write(tenant: str, updated: Intervention, action: Action) -> Any:
-    """The gated job's change for this decision, if the intervention gates one."""
+def gate_change(tenant: str, updated: Intervention, action: Action) -> Any:
+    """(linked write, moved job) for the job this decision changes, if the
+    intervention gates one; the caller commits it with the decision."""
     if not updated.job_id or updated.status.is_open:
         return None
     from oversight.jobs import gate_write  # only gating interventions pay for the import

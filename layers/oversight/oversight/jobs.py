@@ -16,7 +16,7 @@ from pydantic import JsonValue, ValidationError
 from oversight import clock
 from oversight.auth import REQUESTER, Principal
 from oversight.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed, VersionConflict
-from oversight.idempotency import IdempotentCommand, canonical_json, run_idempotent
+from oversight.models.common import canonical_json
 from oversight.lifecycle import Action
 from oversight.models import (
     ApprovalOptions,
@@ -102,13 +102,16 @@ def submit_job(
     _validated_parameters(request)  # 422 before any idempotency record is taken
     if idempotency_key is None:
         return _submit(principal.tenant, principal.sub, request)
+    from oversight.idempotency import IdempotentCommand, run_idempotent  # keyed submissions only
+
     command = IdempotentCommand(
         tenant=principal.tenant, caller=principal.sub, key=idempotency_key, body=request.model_dump(mode="json")
     )
     return run_idempotent(_submit_once, command, Job, lambda_context)
 
 
-def _submit_once(command: IdempotentCommand) -> Job:
+def _submit_once(command: Any) -> Job:
+    """The keyed submission (command: oversight.idempotency.IdempotentCommand)."""
     return _submit(command.tenant, command.caller, SubmitJobRequest.model_validate(command.body))
 
 

@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from oversight import clock
 from oversight.errors import InvalidTransition, VersionConflict
+from oversight.interventions import gate_change
 from oversight.lifecycle import Action, apply
 from oversight.observability import logger, metrics
 from oversight.store import InterventionStore, get_intervention_store
@@ -108,11 +109,7 @@ def _expire(store: InterventionStore, tenant: str, intervention_id: str) -> bool
             return False
         try:
             updated, event = apply(Action.EXPIRE, current, None, clock.now())
-            gated = None
-            if updated.job_id:
-                from oversight.jobs import gate_write
-
-                gated = gate_write(tenant, updated, Action.EXPIRE)
+            gated = gate_change(tenant, updated, Action.EXPIRE)
             store.save_transition(tenant, current, updated, event, gated[0] if gated else None)
         except (VersionConflict, InvalidTransition):
             continue  # changed under us: look again

@@ -15,7 +15,7 @@ import json
 import threading
 import time
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -100,7 +100,6 @@ class _Outcome:
     stdout: str = ""
     stderr: str = ""
     retryable: bool = False
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def _cap(text: str) -> tuple[str, bool]:
@@ -187,7 +186,7 @@ def run_job(tenant: str, job_id: str) -> JobStatus | None:
     running = job.model_copy(update={"status": JobStatus.RUNNING, "started_at": now, "attempts": job.attempts + 1,
                                      "cancel_requested": False, "finished_at": None})  # fmt: skip
     if tool is None:
-        return _finish(store, tenant, job, job, _Outcome(JobStatus.FAILED, error=f"Unknown tool {job.tool}"), [])
+        return _finish(store, tenant, job, _Outcome(JobStatus.FAILED, error=f"Unknown tool {job.tool}"), [])
     deadline = iso(now + timedelta(seconds=tool.timeout_seconds + RUN_GRACE_SECONDS))
     try:
         store.transition(tenant, job, running, run_deadline=deadline)
@@ -205,7 +204,7 @@ def run_job(tenant: str, job_id: str) -> JobStatus | None:
         store.transition(tenant, running, running.model_copy(update={"status": JobStatus.PENDING}))
         metrics.add_metric(name="JobAttemptFailed", unit=MetricUnit.Count, value=1)
         raise JobAttemptFailed(outcome.error)
-    status = _finish(store, tenant, running, running, outcome, context.outputs)
+    status = _finish(store, tenant, running, outcome, context.outputs)
     if status is JobStatus.COMPLETED and tool.cacheable:
         store.put_cache(tenant, tool.name, parameters_digest(tool.name, running.parameters), running.id,
                         settings().job_cache_ttl_seconds)  # fmt: skip
@@ -214,15 +213,14 @@ def run_job(tenant: str, job_id: str) -> JobStatus | None:
     return status
 
 
-def _finish(store: DynamoJobStore, tenant: str, before: Job, running: Job, outcome: _Outcome,
-            outputs: list[OutputFile]) -> JobStatus:  # fmt: skip
+def _finish(store: DynamoJobStore, tenant: str, running: Job, outcome: _Outcome, outputs: list[OutputFile]) -> JobStatus:
     finished = clock.now()
     started = running.started_at or finished
     final = running.model_copy(
         update={"status": outcome.status, "finished_at": finished, "result": _result(outcome, outputs),
                 "duration_seconds": round((finished - started).total_seconds(), 3)}
     )  # fmt: skip
-    store.transition(tenant, before, final)
+    store.transition(tenant, running, final)
     metrics.add_metric(name=f"Job{outcome.status.value.capitalize()}", unit=MetricUnit.Count, value=1)
     logger.info("job finished", extra={"job_id": final.id, "status": final.status, "error": outcome.error})
     return outcome.status

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,3 +16,10 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     details: list[dict[str, Any]] | None = None
+
+
+def canonical_json(value: Any) -> Any:
+    """Objects with sorted keys: one stored form for equal values, so a
+    replayed idempotent response (stored with sorted keys) is byte-identical
+    to the first."""
+    return json.loads(json.dumps(value, sort_keys=True))

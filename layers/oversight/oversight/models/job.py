@@ -34,14 +34,6 @@ class OutputFile(BaseModel):
     url: str | None = Field(None, description="Presigned download URL (short-lived)")
 
 
-class StoredOutput(BaseModel):
-    """An output file as stored: its object key, never exposed."""
-
-    name: str
-    size_bytes: int
-    key: str
-
-
 class JobResult(BaseModel):
     return_value: JsonValue = None
     stdout: str = ""

@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from pydantic import BaseModel
 
 from oversight import clock
 from oversight.clock import iso
@@ -30,8 +31,8 @@ _MAX_QUERIES_PER_PAGE = 5
 _FILTERED_READ_AHEAD = 100
 _JSON_FIELDS = ("context", "response")
 _BATCH_GET_MAX = 100
+RecordT = TypeVar("RecordT", bound=BaseModel)
 _BATCH_WRITE_MAX = 25
-_PROJECTED = set(Intervention.model_fields)
 
 
 @cache
@@ -39,10 +40,51 @@ def dynamodb_client() -> Any:
     return boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 3}))
 
 
-def _intervention_item(tenant: str, iv: Intervention) -> dict[str, Any]:
-    values = iv.model_dump(mode="json")
-    for name in _JSON_FIELDS:
+def record_values(record: BaseModel, json_fields: tuple[str, ...]) -> dict[str, Any]:
+    """A record's attributes, its free-form JSON fields stored as JSON text."""
+    values = record.model_dump(mode="json")
+    for name in json_fields:
         values[name] = json.dumps(values[name], separators=(",", ":"))
+    return values
+
+
+def record_from_item(item: dict[str, Any], model: type[RecordT], json_fields: tuple[str, ...]) -> RecordT:
+    values = load_item(item)
+    for name in json_fields:
+        values[name] = json.loads(values[name])
+    return model.model_validate({k: v for k, v in values.items() if k in model.model_fields})
+
+
+def query_page(
+    client: Any, request: dict[str, Any], limit: int, position_attrs: tuple[str, ...], filters: dict[str, str],
+    filtered: bool,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a list: at most `limit` visible items and the cursor after
+    the last one. A filtered Query reads ahead (Limit counts items before the
+    filter) but stops after _MAX_QUERIES_PER_PAGE requests; a short page then
+    resumes after the last item read."""
+    collected: list[dict[str, Any]] = []
+    next_position: dict[str, str] | None = None
+    now_epoch = clock.now().timestamp()
+    for _ in range(_MAX_QUERIES_PER_PAGE):
+        wanted = limit + 1 - len(collected)
+        request["Limit"] = max(wanted, _FILTERED_READ_AHEAD) if filtered else wanted
+        response = client.query(**request)
+        collected.extend(item for item in response.get("Items", []) if _visible(item, now_epoch))
+        last_key = response.get("LastEvaluatedKey")
+        if len(collected) > limit or not last_key:
+            break
+        request["ExclusiveStartKey"] = last_key
+    else:
+        next_position = {name: last_key[name]["S"] for name in position_attrs}
+    page = collected[:limit]
+    if len(collected) > limit:
+        next_position = {name: page[-1][name]["S"] for name in position_attrs}
+    return page, encode_cursor(next_position, filters) if next_position else None
+
+
+def _intervention_item(tenant: str, iv: Intervention) -> dict[str, Any]:
+    values = record_values(iv, _JSON_FIELDS)
     values.update(
         pk=keys.intervention_pk(tenant, iv.id),
         sk=keys.META_SK,
@@ -53,10 +95,7 @@ def _intervention_item(tenant: str, iv: Intervention) -> dict[str, Any]:
 
 
 def _intervention_from_item(item: dict[str, Any]) -> Intervention:
-    values = load_item(item)
-    for name in _JSON_FIELDS:
-        values[name] = json.loads(values[name])
-    return Intervention.model_validate({k: v for k, v in values.items() if k in _PROJECTED})
+    return record_from_item(item, Intervention, _JSON_FIELDS)
 
 
 def _event_item(tenant: str, intervention_id: str, version: int, event: InterventionEvent) -> dict[str, Any]:
@@ -355,30 +394,8 @@ class DynamoInterventionStore(InterventionStore):
                 ).items()
             }
 
-        collected: list[dict[str, Any]] = []
-        next_position: dict[str, str] | None = None
-        now_epoch = clock.now().timestamp()
-        for _ in range(_MAX_QUERIES_PER_PAGE):
-            wanted = query.limit + 1 - len(collected)
-            # Limit counts items read before the filter: read ahead when filtering.
-            request["Limit"] = max(wanted, _FILTERED_READ_AHEAD) if filters else wanted
-            response = self._client.query(**request)
-            collected.extend(item for item in response.get("Items", []) if _visible(item, now_epoch))
-            last_key = response.get("LastEvaluatedKey")
-            if len(collected) > query.limit or not last_key:
-                break
-            request["ExclusiveStartKey"] = last_key
-        else:
-            # Read budget spent on a sparse filter: hand back what we have and
-            # resume after the last item read.
-            next_position = {name: last_key[name]["S"] for name in position_attrs}
-
-        page_items = collected[: query.limit]
-        if len(collected) > query.limit:
-            last = page_items[-1]
-            next_position = {name: last[name]["S"] for name in position_attrs}
-        cursor = encode_cursor(next_position, query.filters()) if next_position else None
-        return Page(items=[_intervention_from_item(item) for item in page_items], next_cursor=cursor)
+        items, cursor = query_page(self._client, request, query.limit, position_attrs, query.filters(), bool(filters))
+        return Page(items=[_intervention_from_item(item) for item in items], next_cursor=cursor)
 
     # -------------------------------------------------------------- sweep
     def due_for_expiry(self, shard: int, now: Any, limit: int) -> list[tuple[str, str]]:

@@ -14,7 +14,6 @@ RUNNING (a run that died is reclaimed)."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -29,7 +28,7 @@ from oversight.errors import VersionConflict
 from oversight.models import Intervention, InterventionEvent, Job, JobLogLine, JobStatus
 from oversight.store import keys
 from oversight.store.base import LinkedWrite
-from oversight.store.cursor import decode_cursor, encode_cursor
+from oversight.store.cursor import decode_cursor
 from oversight.store.dynamodb import (
     _event_item,
     _intervention_item,
@@ -38,6 +37,9 @@ from oversight.store.dynamodb import (
     dynamodb_client,
     merged_counter_updates,
     purge_record,
+    query_page,
+    record_from_item,
+    record_values,
     schedule_query,
     write_batch,
 )
@@ -51,7 +53,6 @@ _LOG_TTL_GRACE_DAYS = 2
 # A PENDING job not started this long after it was queued is queued again.
 REQUEUE_AFTER = timedelta(minutes=15)
 _JSON_FIELDS = ("parameters", "result")
-_PROJECTED = set(Job.model_fields)
 
 
 def job_pk(tenant: str, job_id: str) -> str:
@@ -59,9 +60,7 @@ def job_pk(tenant: str, job_id: str) -> str:
 
 
 def _job_item(tenant: str, job: Job, run_deadline: str | None = None) -> dict[str, Any]:
-    values = job.model_dump(mode="json")
-    for name in _JSON_FIELDS:
-        values[name] = json.dumps(values[name], separators=(",", ":"))
+    values = record_values(job, _JSON_FIELDS)
     order = f"{iso(job.created_at)}#{job.id}"
     values.update(
         pk=job_pk(tenant, job.id),
@@ -87,10 +86,7 @@ def _job_item(tenant: str, job: Job, run_deadline: str | None = None) -> dict[st
 
 
 def _job_from_item(item: dict[str, Any]) -> Job:
-    values = load_item(item)
-    for name in _JSON_FIELDS:
-        values[name] = json.loads(values[name])
-    return Job.model_validate({k: v for k, v in values.items() if k in _PROJECTED})
+    return record_from_item(item, Job, _JSON_FIELDS)
 
 
 class DynamoJobStore:
@@ -279,7 +275,8 @@ class DynamoJobStore:
         if cursor:
             position = decode_cursor(cursor, filters, {pk_attr: partition}, position_attrs, f"T#{tenant}#JOB#")
             request["ExclusiveStartKey"] = {k: {"S": v} for k, v in position.items()}
-        return self._page(request, limit, position_attrs, filters, bool(tool), _job_from_item)
+        items, next_cursor = query_page(self._client, request, limit, position_attrs, filters, bool(tool))
+        return [_job_from_item(item) for item in items], next_cursor
 
     def logs(self, tenant: str, job_id: str, limit: int, cursor: str | None):
         pk = job_pk(tenant, job_id)
@@ -297,27 +294,8 @@ class DynamoJobStore:
             values = load_item(item)
             return JobLogLine(at=values["at"], level=values["level"], message=values["message"])
 
-        return self._page(request, limit, ("pk", "sk"), filters, False, line)
-
-    def _page(self, request, limit, position_attrs, filters, filtered, convert):
-        collected: list[dict[str, Any]] = []
-        next_position = None
-        for _ in range(5):
-            wanted = limit + 1 - len(collected)
-            request["Limit"] = max(wanted, 100) if filtered else wanted
-            response = self._client.query(**request)
-            collected.extend(i for i in response.get("Items", []) if _visible(i, clock.now().timestamp()))
-            last_key = response.get("LastEvaluatedKey")
-            if len(collected) > limit or not last_key:
-                break
-            request["ExclusiveStartKey"] = last_key
-        else:
-            next_position = {name: last_key[name]["S"] for name in position_attrs}
-        page = collected[:limit]
-        if len(collected) > limit:
-            next_position = {name: page[-1][name]["S"] for name in position_attrs}
-        return [convert(item) for item in page], encode_cursor(next_position, filters) if next_position else None
-
+        items, next_cursor = query_page(self._client, request, limit, ("pk", "sk"), filters, False)
+        return [line(item) for item in items], next_cursor
 
 @cache
 def get_job_store() -> DynamoJobStore:
