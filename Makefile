@@ -14,7 +14,7 @@ export SAM_CLI_TELEMETRY := 0
 # This machine's pip config may name local mirrors that do not exist; keep pip quiet about them.
 PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
 
-.PHONY: help dev test unit integration e2e run token bench reset validate build deploy clean
+.PHONY: help dev test unit integration e2e fuzz run token bench load openapi reset validate build deploy clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ integration: $(VENV)/.installed  ## Handlers in-process against moto
 e2e: $(VENV)/.installed  ## Real HTTP against the local runtime
 	$(PY) -m pytest tests/e2e
 
+fuzz: $(VENV)/.installed  ## Longer contract fuzzing (schemathesis) against the local runtime: FUZZ_EXAMPLES=300
+	OVERSIGHT_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest tests/e2e/test_contract_fuzzing.py
+
 run: $(VENV)/.installed  ## Serve the API on http://127.0.0.1:$${PORT:-3000} with emulated AWS
 	$(PY) -m local_runtime serve
 
@@ -49,6 +52,12 @@ token: $(VENV)/.installed  ## Print a local JWT: make token SUB=alice ROLES=oper
 
 bench: $(VENV)/.installed  ## DynamoDB requests/items per operation at 1k/10k/100k records, cold imports
 	$(PY) -m bench.run $${SIZES:+--sizes $$SIZES}
+
+load: $(VENV)/.installed  ## Bounded load on a fresh local runtime: CLIENTS=10 SECONDS=30 RECORDS=10000
+	$(PY) -m bench.load --clients $${CLIENTS:-10} --seconds $${SECONDS:-30} --records $${RECORDS:-10000}
+
+openapi: $(VENV)/.installed  ## Regenerate docs/openapi.json from the functions' routes and models
+	$(PY) -m local_runtime openapi --write
 
 reset:  ## Wipe the local runtime's data (.oversight/)
 	rm -rf .oversight

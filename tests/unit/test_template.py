@@ -45,13 +45,13 @@ def test_tables_are_on_demand_with_pitr_deletion_protection_and_ttl():
         assert props["TimeToLiveSpecification"]["Enabled"] is True
 
 
-def test_runtime_and_every_route_but_health_behind_the_jwt_authorizer():
+def test_runtime_and_every_route_but_health_and_openapi_behind_the_jwt_authorizer():
     globals_ = TEMPLATE.doc["Globals"]["Function"]
     assert (globals_["Runtime"], globals_["Architectures"]) == ("python3.13", ["arm64"])
     api = TEMPLATE.resources["HttpApi"]["Properties"]["Auth"]
     assert api["DefaultAuthorizer"] == "OversightJwt"
     public = {route for spec in TEMPLATE.functions() for route in spec.public_routes}
-    assert public == {"GET /health"}
+    assert public == {"GET /health", "GET /openapi.json"}
 
 
 def test_sweep_runs_every_minute_alone_and_only_the_sweep_may_delete_records():
