@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", required=True)
     token.add_argument("--roles", default="", help="comma- or space-separated, e.g. operator,requester")
     token.add_argument("--tenant", default="acme")
+
+    openapi = commands.add_parser("openapi", help="write docs/openapi.json from the functions' routes")
+    openapi.add_argument("--check", action="store_true", help="only check that the copies are current")
     return parser
 
 
@@ -130,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "token":
         return token(args)
+    if args.command == "openapi":
+        from local_runtime.openapi import main as openapi
+
+        return openapi(["--check"] if args.check else [])
     # Piped output (CI, tests) would otherwise arrive in blocks.
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     handler = logging.StreamHandler(sys.stdout)

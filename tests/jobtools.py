@@ -19,6 +19,7 @@ tool = TEST_TOOLS.tool
 
 RUNS: dict[str, int] = {}
 STARTED = threading.Event()
+RELEASE = threading.Event()
 
 
 class EchoParameters(BaseModel):
@@ -89,3 +90,12 @@ def registered():
     finally:
         for test_tool in TEST_TOOLS.all_tools():
             DEFAULT_REGISTRY.unregister(test_tool.name)
+
+
+@tool(name="test_crash_on_release", description="Fails once released, cancelled or not (tests)",
+      parameters=NoParameters, timeout_seconds=20, cacheable=False)  # fmt: skip
+def crash_on_release(params: NoParameters, ctx: RunContext) -> None:
+    RUNS["test_crash_on_release"] = RUNS.get("test_crash_on_release", 0) + 1
+    STARTED.set()
+    RELEASE.wait(15)
+    raise RuntimeError("crashed while stopping")

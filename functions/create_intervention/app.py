@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
 from oversight.api import api_handler, build_resolver, current_principal, json_response
+from oversight.contract import responses
 from oversight.interventions import create_intervention
 from oversight.models import Intervention, CreateInterventionRequest
 
@@ -17,7 +18,13 @@ IdempotencyKey = Annotated[
 ]
 
 
-@app.post("/interventions")
+@app.post(
+    "/interventions",
+    operation_id="createIntervention",
+    summary="Raise an intervention request",
+    tags=["interventions"],
+    responses=responses(201, "Created (or the first response, replayed for the same Idempotency-Key)", 409, 413),
+)
 def post_intervention(body: CreateInterventionRequest, idempotency_key: IdempotencyKey = None) -> Response[Intervention]:
     created = create_intervention(current_principal(app), body, idempotency_key, app.lambda_context)
     return json_response(201, created)

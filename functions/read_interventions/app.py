@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from oversight.api import api_handler, build_resolver, current_principal, json_response
+from oversight.contract import responses
 from oversight.interventions import get_intervention, intervention_events, list_interventions
 from oversight.models import (
     EventList,
@@ -20,7 +21,13 @@ from oversight.models import (
 app = build_resolver()
 
 
-@app.get("/interventions")
+@app.get(
+    "/interventions",
+    operation_id="listInterventions",
+    summary="The queue: pending by priority then age; other statuses newest first",
+    tags=["interventions"],
+    responses=responses(200, "A page of interventions"),
+)
 def list_route(
     status: Annotated[Status, Query()] = Status.PENDING,
     priority: Annotated[Priority | None, Query()] = None,
@@ -36,12 +43,24 @@ def list_route(
     return json_response(200, list_interventions(current_principal(app), query))
 
 
-@app.get("/interventions/<id>")
+@app.get(
+    "/interventions/<id>",
+    operation_id="getIntervention",
+    summary="One intervention",
+    tags=["interventions"],
+    responses=responses(200, "The intervention", 404),
+)
 def get_route(id: str) -> Response[Intervention]:
     return json_response(200, get_intervention(current_principal(app), id))
 
 
-@app.get("/interventions/<id>/events")
+@app.get(
+    "/interventions/<id>/events",
+    operation_id="listInterventionEvents",
+    summary="Audit trail, oldest first",
+    tags=["interventions"],
+    responses=responses(200, "Every change, oldest first", 404),
+)
 def events_route(id: str) -> Response[EventList]:
     return json_response(200, intervention_events(current_principal(app), id))
 

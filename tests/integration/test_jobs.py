@@ -22,6 +22,7 @@ def test_tools():
 def worker(sqs) -> JobWorker:
     jobtools.RUNS.clear()
     jobtools.STARTED.clear()
+    jobtools.RELEASE.clear()
     return JobWorker(TEMPLATE, sqs)
 
 
@@ -61,15 +62,25 @@ def test_submit_run_complete_with_result_logs_and_output_file(api, worker):
     assert "echo 3 time(s)" in messages and any("wrote output echo.txt" in m for m in messages)
 
 
-def test_failing_tool_retries_then_fails_and_its_message_reaches_the_dlq(api, worker):
+def test_failing_tool_retries_then_fails_and_its_message_reaches_the_dlq(api, worker, sqs):
     queued = submit(api, tool="test_fail")
     worker.drain()
     failed = job(api, queued["id"])
-    assert failed["status"] == "FAILED" and failed["attempts"] == 3
-    assert failed["result"]["error"] == "RuntimeError: the tool broke"
+    assert failed["status"] == "FAILED" and failed["attempts"] == 3 and failed["finished_at"]
+    assert failed["result"]["error"] == "RuntimeError: the tool broke" and failed["result"]["return_value"] is None
     assert jobtools.RUNS["test_fail"] == 3
+    assert len(worker.failures) == 3  # each delivery reported failed, the last one too
+    logs = [line["message"] for line in api.get(f"/jobs/{queued['id']}/logs", VIEWER).body["items"]]
+    # Every attempt's lines are kept, even when attempts log within one millisecond (frozen clock here).
+    assert [m for m in logs if m.startswith("attempt ")] == [f"attempt {n} of 3: running test_fail" for n in (1, 2, 3)]
+    assert logs.count("about to fail") == 3 and logs.count("RuntimeError: the tool broke") == 3
     (dead,) = worker.dead_letters()
-    assert json.loads(dead["Body"])["job_id"] == queued["id"]
+    assert json.loads(dead["Body"]) == {"tenant": "acme", "job_id": queued["id"]}
+    counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    left = sqs.get_queue_attributes(QueueUrl=worker.queue_url, AttributeNames=counts)["Attributes"]
+    assert left == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+    figures = api.get("/stats", VIEWER).body["jobs"]
+    assert {s: n for s, n in figures["by_status"].items() if n} == {"FAILED": 1}  # counted once, not per attempt
 
 
 def test_slow_tool_past_its_timeout_fails_with_a_timeout_error(api, worker):
@@ -171,6 +182,23 @@ def test_cancel_running_job_stops_the_tool_cooperatively(api, worker):
     assert final["status"] == "CANCELLED" and final["result"]["error"] == "Cancelled on request"
 
 
+def test_a_cancelled_job_whose_attempt_fails_is_cancelled_not_retried(api, worker, sqs):
+    queued = submit(api, tool="test_crash_on_release")
+    runner = threading.Thread(target=worker.drain)
+    runner.start()
+    assert jobtools.STARTED.wait(10)
+    assert api.post(f"/jobs/{queued['id']}/cancel", REQUESTER).body["cancel_requested"] is True
+    jobtools.RELEASE.set()
+    runner.join(20)
+    final = job(api, queued["id"])
+    assert final["status"] == "CANCELLED" and final["attempts"] == 1
+    assert final["result"]["error"] == "Cancelled on request (the attempt had failed: RuntimeError: crashed while stopping)"
+    assert jobtools.RUNS["test_crash_on_release"] == 1 and worker.failures == [] and worker.dead_letters() == []
+    counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    left = sqs.get_queue_attributes(QueueUrl=worker.queue_url, AttributeNames=counts)["Attributes"]
+    assert left == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+
+
 def test_submission_errors(api):
     unknown = api.post("/jobs", REQUESTER, {"tool": "teleport", "parameters": {}})
     assert unknown.status == 422 and unknown.body["details"][0]["loc"] == ["body", "tool"]
@@ -232,12 +260,24 @@ def test_a_worker_crash_mid_run_is_redelivered_and_the_job_finishes_once(api, wo
     assert job(api, queued["id"])["status"] == "RUNNING"
     monkeypatch.setattr(worker_module, "_execute", original)
 
+    crashed = job(api, queued["id"])
+    assert (crashed["attempts"], crashed["result"], crashed["finished_at"]) == (1, None, None)
+
     assert worker.invoke([message]) == {"batchItemFailures": []}  # redelivered too early: still its run
-    assert job(api, queued["id"])["status"] == "RUNNING"
+    assert job(api, queued["id"]) == crashed
     clock.advance(seconds=5 + 61)  # past the run's deadline (timeout + grace)
-    worker.invoke([message])
+    assert worker.invoke([message]) == {"batchItemFailures": []}
     done = job(api, queued["id"])
     assert (done["status"], done["attempts"], jobtools.RUNS["test_echo"]) == ("COMPLETED", 2, 1)
+    assert done["result"]["return_value"] == {"echo": "crash", "repeat": 1} and done["result"]["error"] is None
+    logs = [line["message"] for line in api.get(f"/jobs/{queued['id']}/logs", VIEWER).body["items"]]
+    # The crashed run's lines were still buffered: only the finished run's are stored.
+    assert [m for m in logs if m.startswith("attempt ")] == ["attempt 2 of 3: running test_echo"]
+    assert worker.invoke([message]) == {"batchItemFailures": []}  # a later duplicate changes nothing
+    assert job(api, queued["id"]) == done and jobtools.RUNS["test_echo"] == 1
+    figures = api.get("/stats", VIEWER).body["jobs"]
+    assert {s: n for s, n in figures["by_status"].items() if n} == {"COMPLETED": 1}
+    assert worker.dead_letters() == []
 
 
 def test_the_sweep_requeues_a_lost_message_and_fails_a_dead_run_without_attempts(api, worker, sqs, clock):

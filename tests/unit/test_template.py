@@ -1,57 +1,111 @@
-"""template.yaml: least privilege and the settings the service relies on."""
+"""template.yaml: least privilege, the settings the service relies on, and
+the operations resources (alarms, logs, dashboard)."""
+
+import json
+import re
 
 import pytest
 
 from tests.conftest import TEMPLATE
 
-API_FUNCTIONS = [spec for spec in TEMPLATE.functions() if spec.routes]
+FUNCTIONS = TEMPLATE.functions()
+API_FUNCTIONS = [spec for spec in FUNCTIONS if spec.routes]
+ALARMS = TEMPLATE.of_type("AWS::CloudWatch::Alarm")
+LOG_GROUPS = TEMPLATE.of_type("AWS::Logs::LogGroup")
+
+
+def by_id(spec):
+    return spec.logical_id
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
 
 
 def statements(logical_id):
     props = TEMPLATE.resources[logical_id]["Properties"]
     for policy in props.get("Policies", []):
-        assert isinstance(policy, dict) and "Statement" in policy, f"{logical_id}: only inline statements, no managed templates"
+        assert isinstance(policy, dict) and "Statement" in policy, (
+            f"{logical_id}: only inline statements, no managed templates"
+        )
         yield from policy["Statement"]
 
 
-@pytest.mark.parametrize("spec", API_FUNCTIONS, ids=lambda s: s.logical_id)
+def allows(logical_id):
+    return [s for s in statements(logical_id) if s["Effect"] == "Allow"]
+
+
+def alarms_on(namespace, metric, dimension_value=None):
+    found = {}
+    for logical_id, alarm in ALARMS.items():
+        props = alarm["Properties"]
+        if (props.get("Namespace"), props.get("MetricName")) != (namespace, metric):
+            continue
+        if dimension_value is not None and dimension_value not in [d["Value"] for d in props.get("Dimensions", [])]:
+            continue
+        found[logical_id] = props
+    return found
+
+
+# ---------------------------------------------------------------- least privilege
+@pytest.mark.parametrize("spec", API_FUNCTIONS, ids=by_id)
 def test_api_functions_hold_no_scan_no_wildcard_no_crud_policy(spec):
-    for statement in statements(spec.logical_id):
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    for statement in allows(spec.logical_id):
+        actions = as_list(statement["Action"])
         assert "dynamodb:Scan" not in actions
         assert not any("*" in action for action in actions), actions
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        assert "*" not in resources
+        assert "*" not in as_list(statement["Resource"])
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=by_id)
+def test_every_grant_names_its_actions_and_resources(spec):
+    """No function is granted a wildcard action or `Resource: "*"`. The
+    actions AWS only grants on "*" (xray:PutTraceSegments and
+    PutTelemetryRecords for `Tracing: Active`, logs:CreateLogStream and
+    PutLogEvents) come from the managed policies SAM attaches
+    (AWSXrayWriteOnlyAccess, AWSLambdaBasicExecutionRole), not from these
+    statements. A Deny only takes away, so it may be broad."""
+    for statement in statements(spec.logical_id):
+        assert statement["Effect"] in ("Allow", "Deny")
+        actions = as_list(statement["Action"])
+        if statement["Effect"] == "Deny":
+            continue
+        assert "NotAction" not in statement and "NotResource" not in statement
+        assert not any("*" in action for action in actions), (spec.logical_id, actions)
+        assert all(re.fullmatch(r"(dynamodb|sqs|s3):[A-Za-z]+", action) for action in actions), actions
+        assert "*" not in as_list(statement["Resource"]), spec.logical_id
+        assert "dynamodb:Scan" not in actions
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=by_id)
+def test_no_function_may_create_a_log_group_without_retention(spec):
+    denied = [
+        s
+        for s in statements(spec.logical_id)
+        if s["Effect"] == "Deny" and "logs:CreateLogGroup" in as_list(s["Action"])
+    ]
+    assert denied, f"{spec.logical_id} could recreate its log group without a retention"
+
+
+def test_the_worker_consumes_only_the_job_queue():
+    """SAM's SQS event source attaches AWSLambdaSQSQueueExecutionRole (any
+    queue); a Deny narrows it to the job queue."""
+    (deny,) = [s for s in statements("RunJobFunction") if s["Effect"] == "Deny" and "sqs:ReceiveMessage" in s["Action"]]
+    assert deny["NotResource"] == {"Fn::GetAtt": ["JobQueue", "Arn"]}
+    assert set(deny["Action"]) == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                                   "sqs:GetQueueAttributes"}  # fmt: skip
 
 
 def test_only_functions_that_delete_hold_delete_item():
     holders = {
         spec.logical_id
         for spec in API_FUNCTIONS
-        for statement in statements(spec.logical_id)
+        for statement in allows(spec.logical_id)
         if "dynamodb:DeleteItem" in statement["Action"]
     }
     # Powertools idempotency deletes its record when the first attempt fails
     # (the two functions that honour Idempotency-Key).
     assert holders == {"CreateInterventionFunction", "SubmitJobFunction"}
-
-
-def test_tables_are_on_demand_with_pitr_deletion_protection_and_ttl():
-    for logical_id, table in TEMPLATE.of_type("AWS::DynamoDB::Table").items():
-        props = table["Properties"]
-        assert props["BillingMode"] == "PAY_PER_REQUEST", logical_id
-        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-        assert props["DeletionProtectionEnabled"] is True
-        assert props["TimeToLiveSpecification"]["Enabled"] is True
-
-
-def test_runtime_and_every_route_but_health_and_openapi_behind_the_jwt_authorizer():
-    globals_ = TEMPLATE.doc["Globals"]["Function"]
-    assert (globals_["Runtime"], globals_["Architectures"]) == ("python3.13", ["arm64"])
-    api = TEMPLATE.resources["HttpApi"]["Properties"]["Auth"]
-    assert api["DefaultAuthorizer"] == "OversightJwt"
-    public = {route for spec in TEMPLATE.functions() for route in spec.public_routes}
-    assert public == {"GET /health", "GET /openapi.json"}
 
 
 def test_sweep_runs_every_minute_alone_and_only_the_sweep_may_delete_records():
@@ -61,13 +115,141 @@ def test_sweep_runs_every_minute_alone_and_only_the_sweep_may_delete_records():
     assert (event["Type"], event["Properties"]["Schedule"]) == ("Schedule", "rate(1 minute)")
     main_table_deleters = {
         spec.logical_id
-        for spec in TEMPLATE.functions()
-        for statement in statements(spec.logical_id)
+        for spec in FUNCTIONS
+        for statement in allows(spec.logical_id)
         if "dynamodb:DeleteItem" in statement["Action"] and "IdempotencyTable" not in str(statement["Resource"])
     }
     assert main_table_deleters == {"SweepFunction"}
 
 
 def test_stats_function_reads_only_counters():
-    (statement,) = statements("ReadStatsFunction")
+    (statement,) = allows("ReadStatsFunction")
     assert statement["Action"] == ["dynamodb:BatchGetItem"]
+
+
+# ---------------------------------------------------------------- settings kept
+def test_tables_are_on_demand_with_pitr_deletion_protection_and_ttl():
+    for logical_id, table in TEMPLATE.of_type("AWS::DynamoDB::Table").items():
+        props = table["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST", logical_id
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert props["DeletionProtectionEnabled"] is True
+        assert props["TimeToLiveSpecification"]["Enabled"] is True
+        assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain"), logical_id
+
+
+def test_runtime_and_every_route_but_health_and_openapi_behind_the_jwt_authorizer():
+    globals_ = TEMPLATE.doc["Globals"]["Function"]
+    assert (globals_["Runtime"], globals_["Architectures"]) == ("python3.13", ["arm64"])
+    api = TEMPLATE.resources["HttpApi"]["Properties"]["Auth"]
+    assert api["DefaultAuthorizer"] == "OversightJwt"
+    public = {route for spec in FUNCTIONS for route in spec.public_routes}
+    assert public == {"GET /health", "GET /openapi.json"}
+
+
+def test_every_function_is_traced_with_x_ray():
+    assert TEMPLATE.doc["Globals"]["Function"]["Tracing"] == "Active"
+    for spec in FUNCTIONS:
+        assert TEMPLATE.resources[spec.logical_id]["Properties"].get("Tracing", "Active") == "Active"
+
+
+def test_api_is_throttled_and_access_logged_to_a_log_group_with_retention():
+    props = TEMPLATE.resources["HttpApi"]["Properties"]
+    routes = props["DefaultRouteSettings"]
+    assert routes["ThrottlingRateLimit"] > 0 and routes["ThrottlingBurstLimit"] >= routes["ThrottlingRateLimit"]
+    access = props["AccessLogSettings"]
+    assert access["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    fields = json.loads(access["Format"])
+    assert fields["requestId"] == "$context.requestId"  # the correlation id the functions log
+    assert LOG_GROUPS["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+# ---------------------------------------------------------------- operations
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=by_id)
+def test_every_function_logs_to_its_own_log_group_with_retention(spec):
+    (group,) = [
+        props for props in (g["Properties"] for g in LOG_GROUPS.values())
+        if props["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{spec.logical_id}}}"}
+    ]  # fmt: skip
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert TEMPLATE.doc["Parameters"]["LogRetentionDays"]["Default"] in (30, "30")
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=by_id)
+def test_one_error_and_one_throttle_alarm_per_function(spec, metric):
+    (alarm,) = alarms_on("AWS/Lambda", metric, {"Ref": spec.logical_id}).values()
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": spec.logical_id}}]
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == ("Sum", 0, "GreaterThanThreshold")
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_a_message_in_the_dead_letter_queue_raises_an_alarm():
+    (alarm,) = alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                         {"Fn::GetAtt": ["JobDeadLetterQueue", "QueueName"]}).values()  # fmt: skip
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert alarm["Statistic"] == "Maximum"
+
+
+def test_a_sweep_that_stops_running_raises_an_alarm():
+    (alarm,) = alarms_on("AWS/Lambda", "Invocations", {"Ref": "SweepFunction"}).values()
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
+    assert alarm["TreatMissingData"] == "breaching"  # no invocation = no data point
+    assert alarm["Period"] * alarm["EvaluationPeriods"] <= 15 * 60
+
+
+def metric_names(alarm):
+    return {m["MetricStat"]["Metric"]["MetricName"] for m in alarm.get("Metrics", []) if "MetricStat" in m}
+
+
+def test_api_5xx_rate_alarm_divides_5xx_by_requests_on_the_default_stage():
+    (alarm,) = [a["Properties"] for a in ALARMS.values() if "5xx" in metric_names(a["Properties"])]
+    stats = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+    names = {stat["Metric"]["MetricName"]: metric_id for metric_id, stat in stats.items()}
+    assert set(names) == {"5xx", "Count"}
+    for stat in stats.values():
+        assert stat["Metric"]["Namespace"] == "AWS/ApiGateway" and stat["Stat"] == "Sum"
+        assert stat["Metric"]["Dimensions"] == [
+            {"Name": "ApiId", "Value": {"Ref": "HttpApi"}},
+            {"Name": "Stage", "Value": "$default"},
+        ]
+    (expression,) = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+    assert f"{names['5xx']} / {names['Count']}" in expression["Expression"]
+
+
+def test_every_alarm_notifies_the_alarm_topic():
+    assert TEMPLATE.resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert len(ALARMS) >= 2 * len(FUNCTIONS) + 3
+    for logical_id, alarm in ALARMS.items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], logical_id
+        assert props.get("ActionsEnabled", True) is True
+
+
+def test_the_alarm_email_subscription_exists_only_when_an_address_is_given():
+    assert TEMPLATE.doc["Parameters"]["AlarmEmail"]["Default"] == ""
+    assert TEMPLATE.doc["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+    (subscription,) = TEMPLATE.of_type("AWS::SNS::Subscription").values()
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["TopicArn"] == {"Ref": "AlarmTopic"}
+
+
+def test_dashboard_shows_api_functions_queues_tables_and_sweep():
+    (dashboard,) = TEMPLATE.of_type("AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    for name in re.findall(r"\$\{([^}]+)\}", body):
+        assert name.startswith("AWS::") or name.split(".")[0] in TEMPLATE.resources, name
+    # ${Name} -> Name: valid JSON that still says which resource a metric is about.
+    widgets = json.loads(re.sub(r"\$\{([^}]+)\}", r"\1", body))["widgets"]
+    shown = {tuple(m[:4]) for w in widgets for m in w["properties"].get("metrics", []) if isinstance(m[0], str)}
+    for spec in FUNCTIONS:
+        for metric in ("Invocations", "Errors", "Duration", "Throttles"):
+            assert ("AWS/Lambda", metric, "FunctionName", spec.logical_id) in shown, (spec.logical_id, metric)
+    for metric in ("Count", "Latency", "4xx", "5xx"):
+        assert ("AWS/ApiGateway", metric, "ApiId", "HttpApi") in shown, metric
+    for queue in ("JobQueue.QueueName", "JobDeadLetterQueue.QueueName"):
+        assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue) in shown
+        assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queue) in shown
+    for metric in ("ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits"):
+        assert ("AWS/DynamoDB", metric, "TableName", "OversightTable") in shown
+    assert "ThrottledRequests" in body and ("AWS/Lambda", "Invocations", "FunctionName", "SweepFunction") in shown

@@ -1,6 +1,8 @@
 """HTTP glue shared by the API functions: the resolver factory, the single
-mapping of errors to the spec's error body, and the handler wrapper that
-authenticates the caller and enforces the body-size limit before routing."""
+mapping of errors to the spec's error body (a dependency fault, as
+oversight.store.faults classifies it, is 503 + Retry-After), and the
+handler wrapper that authenticates the caller and enforces the body-size
+limit before routing."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
 from oversight.auth import Principal, principal_from_claims
-from oversight.errors import NotFound, OversightError, PayloadTooLarge
+from oversight.errors import NotFound, OversightError, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from oversight.models import ErrorBody
 from oversight.observability import logger, metrics, tracer
 
@@ -35,7 +38,8 @@ def _error_body(error: OversightError) -> str:
 
 
 def error_response(error: OversightError) -> Response:
-    return Response(status_code=error.status, content_type=JSON, body=_error_body(error))
+    headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, ServiceUnavailable) else None
+    return Response(status_code=error.status, content_type=JSON, body=_error_body(error), headers=headers)
 
 
 def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -59,12 +63,38 @@ def _on_validation_error(exc: RequestValidationError) -> Response:
 
 
 def _on_domain_error(exc: OversightError) -> Response:
+    if isinstance(exc, ServiceUnavailable):
+        return _on_dependency_fault(exc, exc)
     if exc.status >= 500:
         logger.exception("request failed")
     return error_response(exc)
 
 
+def _on_dependency_fault(fault: ServiceUnavailable, cause: Exception) -> Response:
+    """503 + Retry-After: AWS throttled or failed us after the client's own
+    retries. Expected under load, so a warning and a metric, not a trace."""
+    correlation_id = logger.get_correlation_id() or "unknown"
+    logger.warning(
+        "dependency fault; answered 503",
+        extra={"operation": fault.operation, "error_code": fault.error_code, "error": str(cause)},
+    )
+    metrics.add_metric(name="DependencyThrottled" if fault.throttled else "DependencyUnavailable", unit="Count", value=1)
+    answer = ServiceUnavailable(
+        f"{fault.message}; correlation id {correlation_id}",
+        throttled=fault.throttled,
+        retry_after_seconds=fault.retry_after_seconds,
+    )
+    return error_response(answer)
+
+
 def _on_unexpected(exc: Exception) -> Response:
+    # Imported here: the data-access package (boto3) is not a cold-start cost
+    # of the functions that never call AWS (health, the OpenAPI document).
+    from oversight.store.faults import dependency_fault
+
+    fault = dependency_fault(exc)
+    if fault is not None:
+        return _on_dependency_fault(fault, exc)
     logger.exception("unhandled error")
     metrics.add_metric(name="UnhandledError", unit="Count", value=1)
     correlation_id = logger.get_correlation_id() or "unknown"
@@ -72,8 +102,23 @@ def _on_unexpected(exc: Exception) -> Response:
     return error_response(error)
 
 
+def _reject_unknown_query_parameters(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    """A misspelt filter (`?stauts=APPROVED`) would silently answer another
+    question; name it instead, like an unknown body field."""
+    route = app.context.get("_route")
+    known = {param.alias for param in route.dependant.query_params} if route else set()
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - known)
+    if unknown:
+        raise ValidationFailed(
+            f"Invalid request: {', '.join(f'query.{name}' for name in unknown)}",
+            [{"loc": ["query", name], "msg": "Unknown query parameter", "type": "extra_forbidden"} for name in unknown],
+        )
+    return next_middleware(app)
+
+
 def build_resolver() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
+    app.use(middlewares=[_reject_unknown_query_parameters])
     app.exception_handler(RequestValidationError)(_on_validation_error)
     app.exception_handler(OversightError)(_on_domain_error)
     app.exception_handler(Exception)(_on_unexpected)
@@ -96,7 +141,7 @@ def _body_size(event: dict[str, Any]) -> int:
             return len(base64.b64decode(body, validate=False))
         except ValueError:
             return len(body)
-    return len(body.encode())
+    return len(body.encode("utf-8", "surrogatepass"))
 
 
 def _authorizer_claims(event: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
@@ -118,6 +163,7 @@ def api_handler(app: APIGatewayHttpResolver, *, public: bool = False) -> Callabl
             if not public:
                 claims, scopes = _authorizer_claims(event)
                 app.append_context(principal=principal_from_claims(claims, scopes))
+            _read_body_as_json(event)
         except OversightError as error:
             app.clear_context()
             return {
@@ -126,7 +172,6 @@ def api_handler(app: APIGatewayHttpResolver, *, public: bool = False) -> Callabl
                 "body": _error_body(error),
                 "isBase64Encoded": False,
             }
-        _read_body_as_json(event)
         return app.resolve(event, context)
 
     return lambda_handler
@@ -135,7 +180,15 @@ def api_handler(app: APIGatewayHttpResolver, *, public: bool = False) -> Callabl
 def _read_body_as_json(event: dict[str, Any]) -> None:
     """The API speaks only JSON: read every body as JSON whatever the
     Content-Type says (curl -d sends form encoding by default), so the
-    caller gets field errors about its JSON, not about a form."""
+    caller gets field errors about its JSON, not about a form. A body API
+    Gateway passed base64-encoded is decoded here: bytes that are not UTF-8
+    are a validation error, not a crash in the router."""
+    if event.get("body") and event.get("isBase64Encoded"):
+        try:
+            event["body"] = base64.b64decode(event["body"], validate=True).decode("utf-8")
+        except ValueError:  # binascii.Error and UnicodeDecodeError both are
+            raise ValidationFailed.field(["body"], "The body is not UTF-8 encoded JSON", "json_invalid") from None
+        event["isBase64Encoded"] = False
     headers = event.get("headers")
     if event.get("body") and isinstance(headers, dict):
         for name in [n for n in headers if n.lower() == "content-type"]:

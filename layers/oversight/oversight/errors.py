@@ -65,3 +65,19 @@ class IdempotencyKeyReused(OversightError):
 class VersionConflict(Exception):
     """A conditional write lost a race: the stored version is not the one read.
     Internal signal for the domain layer, which re-reads and re-evaluates."""
+
+
+class ServiceUnavailable(OversightError):
+    """A dependency (DynamoDB, SQS, S3) is throttling or failing and the
+    client's own retries are spent. Nothing was committed: the caller may
+    retry the same request after `retry_after_seconds`."""
+
+    status, code = 503, "service_unavailable"
+
+    def __init__(self, message: str, *, throttled: bool, retry_after_seconds: int = 1, operation: str = "",
+                 error_code: str = "") -> None:  # fmt: skip
+        super().__init__(message)
+        self.throttled = throttled
+        self.retry_after_seconds = retry_after_seconds
+        self.operation = operation
+        self.error_code = error_code

@@ -7,7 +7,7 @@ retry (otherwise 422 idempotency_key_reused). Records live 24 h."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import cache, wraps
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
@@ -24,6 +25,7 @@ from pydantic import BaseModel, JsonValue
 
 from oversight.config import settings
 from oversight.errors import Conflict, IdempotencyKeyReused
+from oversight.observability import logger
 from oversight.store.dynamodb import dynamodb_client
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -66,14 +68,30 @@ def run_idempotent(
     config = idempotency_config()
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
+    produced: list[Result] = []
+
+    @wraps(function)  # same module and qualified name: same key
+    def recorded(command: IdempotentCommand) -> Result:
+        result = function(command)
+        produced.append(result)
+        return result
+
     wrapped = idempotent_function(
         data_keyword_argument="command",
         config=config,
         persistence_store=_persistence(),
         output_serializer=PydanticSerializer(model=result_model),
-    )(function)
+    )(recorded)
     try:
         return wrapped(command=command)
+    except IdempotencyPersistenceLayerError:
+        if not produced:
+            raise  # nothing done (oversight.api answers a throttled record store with 503)
+        # The work is committed; only marking its record COMPLETED failed. Answer
+        # it: a 503 would invite a retry, which the record (still IN_PROGRESS)
+        # refuses with 409 and, once that expires, runs a second time.
+        logger.warning("idempotency record not completed; answering the committed result")
+        return produced[0]
     except IdempotencyValidationError as exc:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used with a different request body"

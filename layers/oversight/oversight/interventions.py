@@ -137,28 +137,34 @@ def gate_change(tenant: str, updated: Intervention, action: Action) -> Any:
     return gate_write(tenant, updated, action)
 
 
-def close_gate(tenant: str, intervention_id: str, reason: str = "The job it gates was cancelled") -> None:
-    """Cancel, as the system, the open approval intervention of a job that
-    was cancelled on its own."""
+def close_gate(tenant: str, intervention_id: str, reason: str = "The job it gates was cancelled") -> Any:
+    """Cancel, as the system, the open approval intervention of a job being
+    cancelled, and the job (still AWAITING_APPROVAL) with it, in one
+    transaction. Returns the job as cancelled, or None when no open
+    approval moved a job (it was decided or cancelled meanwhile)."""
     store = get_intervention_store()
     for _ in range(_TRANSITION_ATTEMPTS):
         current = store.get(tenant, intervention_id)
         if current is None or not current.status.is_open:
-            return
+            return None
         updated, event = apply(Action.CANCEL, current, None, clock.now(), reason)
+        gated = gate_change(tenant, updated, Action.CANCEL)
+        if gated is None:
+            return None  # the job left AWAITING_APPROVAL: the caller looks again
         try:
-            store.save_transition(tenant, current, updated, event)
+            store.save_transition(tenant, current, updated, event, gated[0])
         except VersionConflict:
             continue
-        return
+        return gated[1]
+    return None
 
 
 def get_intervention(principal: Principal, intervention_id: str) -> Intervention:
-    principal.require_member()
     intervention_id = _checked_id(intervention_id)
     found = get_intervention_store().get(principal.tenant, intervention_id)
     if found is None:
         raise InterventionNotFound(intervention_id)
+    principal.require_member()  # after the lookup: another tenant's record is 404, never 403
     return found
 
 
@@ -169,9 +175,9 @@ def list_interventions(principal: Principal, query: ListInterventionsQuery) -> I
 
 
 def intervention_events(principal: Principal, intervention_id: str) -> EventList:
-    principal.require_member()
     intervention_id = _checked_id(intervention_id)
     events = get_intervention_store().events(principal.tenant, intervention_id)
     if events is None:
         raise InterventionNotFound(intervention_id)
+    principal.require_member()  # after the lookup: another tenant's record is 404, never 403
     return EventList(items=events)

@@ -36,6 +36,7 @@ from oversight.models import (
 )
 from oversight.observability import logger, metrics
 from oversight.store.base import LinkedWrite
+from oversight.store.faults import dependency_fault
 from oversight.store.jobs import get_job_store
 from oversight.store.outputs import output_url
 from oversight.store.queue import enqueue_job
@@ -151,7 +152,7 @@ def _submit(tenant: str, caller: str, request: SubmitJobRequest) -> Job:
             return job
 
     store.create(tenant, job)
-    enqueue_job(tenant, job.id)
+    _queue(tenant, job)
     metrics.add_metric(name="JobSubmitted", unit=MetricUnit.Count, value=1)
     logger.info("job queued", extra={"job_id": job.id, "tool": job.tool})
     return job
@@ -180,10 +181,10 @@ def _presented(tenant: str, job: Job) -> Job:
 
 
 def get_job(principal: Principal, job_id: str) -> Job:
-    principal.require_member()
     job = get_job_store().get(principal.tenant, _checked_id(job_id))
     if job is None:
         raise JobNotFound(job_id)
+    principal.require_member()  # after the lookup: another tenant's record is 404, never 403
     return _presented(principal.tenant, job)
 
 
@@ -194,10 +195,10 @@ def list_jobs(principal: Principal, status: JobStatus | None, tool: str | None, 
 
 
 def job_logs(principal: Principal, job_id: str, limit: int, cursor: str | None) -> JobLogPage:
-    principal.require_member()
     job_id = _checked_id(job_id)
     if get_job_store().get(principal.tenant, job_id) is None:
         raise JobNotFound(job_id)
+    principal.require_member()  # after the lookup: another tenant's record is 404, never 403
     items, next_cursor = get_job_store().logs(principal.tenant, job_id, limit, cursor)
     return JobLogPage(items=items, next_cursor=next_cursor)
 
@@ -219,15 +220,20 @@ def cancel_job(principal: Principal, job_id: str) -> Job:
             continue
         if job.status not in (JobStatus.PENDING, JobStatus.AWAITING_APPROVAL):
             raise InvalidTransition(f"Cannot cancel a job that is {job.status.value}")
+        if job.status is JobStatus.AWAITING_APPROVAL and job.intervention_id:
+            from oversight.interventions import close_gate
+
+            # The approval and the job close in one transaction: both or neither.
+            moved = close_gate(principal.tenant, job.intervention_id)
+            if moved is not None:
+                return moved
+            # No open approval moved it: it was decided meanwhile (look again),
+            # or it is gone and the job is cancelled on its own below.
         cancelled = job.model_copy(update={"status": JobStatus.CANCELLED, "finished_at": clock.now()})
         try:
             store.transition(principal.tenant, job, cancelled)
         except VersionConflict:
             continue
-        if job.intervention_id:
-            from oversight.interventions import close_gate
-
-            close_gate(principal.tenant, job.intervention_id)
         return cancelled
     raise InvalidTransition("The job changed concurrently; read it again")
 
@@ -253,5 +259,22 @@ def gate_write(tenant: str, gate: Intervention, action: Action) -> tuple[LinkedW
 def after_gate_decided(tenant: str, job: Job) -> None:
     """Once the decision is committed: queue an approved job."""
     if job.status is JobStatus.PENDING:
-        enqueue_job(tenant, job.id)
+        _queue(tenant, job)
     logger.info("gated job %s", job.status.value, extra={"job_id": job.id, "intervention_id": job.intervention_id})
+
+
+def _queue(tenant: str, job: Job) -> None:
+    """Queue a stored PENDING job. If the queue does not take the message,
+    the job is not lost: while PENDING it sits in the sweep's re-queue index
+    and is queued within REQUEUE_AFTER. The request that stored it succeeds:
+    failing it would invite a retry that stores a second job (or, after an
+    approval, a 409 for a decision that stands)."""
+    try:
+        enqueue_job(tenant, job.id)
+    except Exception as error:
+        if dependency_fault(error) is None:
+            logger.exception("job stored but not queued; the sweep will queue it", extra={"job_id": job.id})
+        else:
+            logger.warning("job stored but not queued; the sweep will queue it",
+                           extra={"job_id": job.id, "error": str(error)})  # fmt: skip
+        metrics.add_metric(name="JobQueueDeferred", unit=MetricUnit.Count, value=1)

@@ -15,7 +15,7 @@ import json
 import threading
 import time
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from oversight.jobs import parameters_digest
 from oversight.models import Job, JobLogLine, JobResult, JobStatus, OutputFile
 from oversight.models.job import RESULT_FIELD_CAP_BYTES
 from oversight.observability import logger, metrics
+from oversight.store.faults import dependency_fault
 from oversight.store.jobs import DynamoJobStore, get_job_store
 from oversight.store.outputs import upload_output
 from oversight.tools import JobCancelled, Tool, ToolError, get_tool
@@ -51,6 +52,7 @@ class JobRunContext:
     def __init__(self, store: DynamoJobStore, tenant: str, job: Job) -> None:
         self.tenant = tenant
         self.job_id = job.id
+        self.attempt = job.attempts
         self._store = store
         self._lines: list[tuple[int, JobLogLine]] = []
         self._seq = 0
@@ -72,7 +74,7 @@ class JobRunContext:
         with self._lock:
             lines, self._lines = self._lines, []
         if lines:
-            self._store.append_logs(self.tenant, self.job_id, lines)
+            self._store.append_logs(self.tenant, self.job_id, self.attempt, lines)
 
     def write_output(self, name: str, chunks: Any, content_type: str = "application/octet-stream") -> OutputFile:
         size = upload_output(self.tenant, self.job_id, name, chunks, content_type)
@@ -80,6 +82,11 @@ class JobRunContext:
         self.outputs.append(written)
         self.log("INFO", f"wrote output {name} ({size} bytes)")
         return written
+
+    def cancel_requested(self) -> bool:
+        """Asked now, not from the last check's answer."""
+        self._cancel_checked = float("-inf")
+        return self.cancelled()
 
     def cancelled(self) -> bool:
         if self.timed_out or self._cancel_seen:
@@ -197,17 +204,26 @@ def run_job(tenant: str, job_id: str) -> JobStatus | None:
     context = JobRunContext(store, tenant, running)
     context.log("INFO", f"attempt {running.attempts} of {settings().job_max_receives}: running {tool.name}")
     outcome = _execute(tool, running.parameters, context)
-    if outcome.error:
-        context.log("ERROR", outcome.error)
-    context.flush_logs()
-    if outcome.retryable and running.attempts < settings().job_max_receives:
-        store.transition(tenant, running, running.model_copy(update={"status": JobStatus.PENDING}))
-        metrics.add_metric(name="JobAttemptFailed", unit=MetricUnit.Count, value=1)
-        raise JobAttemptFailed(outcome.error)
-    status = _finish(store, tenant, running, outcome, context.outputs)
+    try:
+        if outcome.error:
+            context.log("ERROR", outcome.error)
+        context.flush_logs()
+        if outcome.retryable and context.cancel_requested():
+            # Cancelled while a failing attempt ran: the cancellation wins over a retry.
+            outcome = replace(outcome, status=JobStatus.CANCELLED, retryable=False,
+                              error=f"Cancelled on request (the attempt had failed: {outcome.error})")  # fmt: skip
+        if outcome.retryable and running.attempts < settings().job_max_receives:
+            store.transition(tenant, running, running.model_copy(update={"status": JobStatus.PENDING}))
+            metrics.add_metric(name="JobAttemptFailed", unit=MetricUnit.Count, value=1)
+            raise JobAttemptFailed(outcome.error)
+        status = _finish(store, tenant, running, outcome, context.outputs)
+    except JobAttemptFailed:
+        raise
+    except Exception as error:
+        _give_back(store, tenant, running, error)
+        raise  # not acknowledged: SQS delivers the message again
     if status is JobStatus.COMPLETED and tool.cacheable:
-        store.put_cache(tenant, tool.name, parameters_digest(tool.name, running.parameters), running.id,
-                        settings().job_cache_ttl_seconds)  # fmt: skip
+        _remember(store, tenant, tool, running)
     if status is JobStatus.FAILED and outcome.retryable:
         raise JobAttemptFailed(outcome.error)  # budget spent: let SQS move the message to the DLQ
     return status
@@ -224,6 +240,36 @@ def _finish(store: DynamoJobStore, tenant: str, running: Job, outcome: _Outcome,
     metrics.add_metric(name=f"Job{outcome.status.value.capitalize()}", unit=MetricUnit.Count, value=1)
     logger.info("job finished", extra={"job_id": final.id, "status": final.status, "error": outcome.error})
     return outcome.status
+
+
+def _give_back(store: DynamoJobStore, tenant: str, running: Job, error: Exception) -> None:
+    """The run's outcome could not be recorded (DynamoDB throttled or
+    failing): give the job back (PENDING) so the redelivered message runs it
+    again, instead of leaving it RUNNING until its deadline. Best effort: if
+    this write fails too, the job stays RUNNING and is reclaimed once its
+    deadline has passed, by a later delivery or by the sweep. If the outcome
+    was in fact written (only its answer was lost), the conditional write
+    finds the job finished and leaves it so."""
+    logger.warning("could not record the job's outcome; giving it back",
+                   extra={"job_id": running.id, "error": str(error)})  # fmt: skip
+    metrics.add_metric(name="JobOutcomeNotRecorded", unit=MetricUnit.Count, value=1)
+    try:
+        store.transition(tenant, running, running.model_copy(update={"status": JobStatus.PENDING}))
+    except Exception as again:  # the original error is the one to report
+        logger.warning("could not give the job back; its run deadline will free it",
+                       extra={"job_id": running.id, "error": str(again)})  # fmt: skip
+
+
+def _remember(store: DynamoJobStore, tenant: str, tool: Tool, job: Job) -> None:
+    """Offer a completed run to the cache. Only an optimisation: the job is
+    finished either way, so a failed write is logged, not retried."""
+    try:
+        store.put_cache(tenant, tool.name, parameters_digest(tool.name, job.parameters), job.id,
+                        settings().job_cache_ttl_seconds)  # fmt: skip
+    except Exception as error:
+        if dependency_fault(error) is None:
+            raise
+        logger.warning("job result not cached", extra={"job_id": job.id, "error": str(error)})
 
 
 def _run_is_dead(job: Job, tool: Tool) -> bool:

@@ -4,12 +4,16 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, PlainSerializer
+from pydantic import BaseModel, PlainSerializer, WithJsonSchema
 
 from oversight.clock import iso
 
 # Datetimes leave the API as ISO 8601 UTC with `Z`.
-Timestamp = Annotated[datetime, PlainSerializer(iso, return_type=str)]
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(iso, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-01-31T09:30:00Z"]}, mode="serialization"),
+]
 
 
 class ErrorBody(BaseModel):

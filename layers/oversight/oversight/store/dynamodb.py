@@ -10,7 +10,6 @@ from functools import cache
 from typing import Any, TypeVar
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
@@ -23,6 +22,7 @@ from oversight.models import Intervention, InterventionEvent, ListInterventionsQ
 from oversight.store import keys
 from oversight.store.base import InterventionStore, LinkedWrite, Page, StatsStore
 from oversight.store.cursor import decode_cursor, encode_cursor
+from oversight.store.faults import client_config, unprocessed_backoff, unprocessed_fault
 from oversight.store.marshal import dump_item, load_item
 
 # A filtered list reads ahead in larger steps, but never more than this many
@@ -33,11 +33,14 @@ _JSON_FIELDS = ("context", "response")
 _BATCH_GET_MAX = 100
 RecordT = TypeVar("RecordT", bound=BaseModel)
 _BATCH_WRITE_MAX = 25
+# Batch requests whose items come back unprocessed (throttled) are sent
+# again this many times in all, with a short backoff, then give up.
+_UNPROCESSED_ATTEMPTS = 5
 
 
 @cache
 def dynamodb_client() -> Any:
-    return boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+    return boto3.client("dynamodb", config=client_config())
 
 
 def record_values(record: BaseModel, json_fields: tuple[str, ...]) -> dict[str, Any]:
@@ -177,15 +180,18 @@ def schedule_query(client: Any, table: str, partition: str, until: str, limit: i
 
 
 def write_batch(client: Any, table: str, requests: list[dict[str, Any]]) -> None:
-    """BatchWriteItem in batches of 25, retrying what comes back unprocessed."""
+    """BatchWriteItem in batches of 25, retrying what comes back unprocessed
+    (throttled items) with a short backoff."""
     for start in range(0, len(requests), _BATCH_WRITE_MAX):
         pending = requests[start : start + _BATCH_WRITE_MAX]
-        for _ in range(8):
+        for attempt in range(_UNPROCESSED_ATTEMPTS):
             if not pending:
                 break
+            if attempt:
+                unprocessed_backoff(attempt)
             pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
         if pending:
-            raise RuntimeError(f"{len(pending)} writes left unprocessed after retries")
+            raise unprocessed_fault("BatchWriteItem", len(pending))
 
 
 def purge_record(client: Any, table: str, pk: str, child_prefix: str, now: Any) -> int:
@@ -493,7 +499,9 @@ class DynamoStatsStore(StatsStore):
             pending: dict[str, Any] = {
                 self._table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in wanted[start : start + _BATCH_GET_MAX]]}
             }
-            for _ in range(8):
+            for attempt in range(_UNPROCESSED_ATTEMPTS):
+                if attempt:
+                    unprocessed_backoff(attempt)
                 response = self._client.batch_get_item(RequestItems=pending)
                 for item in response.get("Responses", {}).get(self._table, []):
                     found[(item["pk"]["S"], item["sk"]["S"])] = item
@@ -501,7 +509,7 @@ class DynamoStatsStore(StatsStore):
                 if not pending:
                     break
             if pending:
-                raise RuntimeError("counter reads left unprocessed after retries")
+                raise unprocessed_fault("BatchGetItem", len(pending[self._table]["Keys"]))
         return found
 
     def replace_figures(

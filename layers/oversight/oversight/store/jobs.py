@@ -169,14 +169,16 @@ class DynamoJobStore:
             raise
         return True
 
-    def append_logs(self, tenant: str, job_id: str, lines: list[tuple[int, JobLogLine]]) -> None:
+    def append_logs(self, tenant: str, job_id: str, attempt: int, lines: list[tuple[int, JobLogLine]]) -> None:
+        """Keyed by time, then attempt, then line number: a retry's lines
+        never overwrite an earlier attempt's, even within one millisecond."""
         requests = [
             {
                 "PutRequest": {
                     "Item": dump_item(
                         {
                             "pk": job_pk(tenant, job_id),
-                            "sk": f"{LOG_PREFIX}{iso(line.at)}#{seq:06d}",
+                            "sk": f"{LOG_PREFIX}{iso(line.at)}#{attempt:03d}#{seq:06d}",
                             "entity": "log",
                             "ttl": int(line.at.timestamp()) + (settings().retention_days + _LOG_TTL_GRACE_DAYS) * 86400,
                             **line.model_dump(mode="json"),

@@ -9,16 +9,17 @@ from functools import cache
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
 from oversight.config import settings
+from oversight.store.faults import client_config
 
 URL_LIFETIME_SECONDS = 3600
 
 
 @cache
 def _s3() -> Any:
-    return boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard"}))
+    # Output parts are large: S3 may take a while to answer one.
+    return boto3.client("s3", config=client_config(signature_version="s3v4", read_timeout=30))
 
 
 def output_key(tenant: str, job_id: str, name: str) -> str:

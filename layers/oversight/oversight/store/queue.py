@@ -7,14 +7,14 @@ from functools import cache
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
 from oversight.config import settings
+from oversight.store.faults import client_config
 
 
 @cache
 def _sqs() -> Any:
-    return boto3.client("sqs", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+    return boto3.client("sqs", config=client_config())
 
 
 def enqueue_job(tenant: str, job_id: str) -> None:

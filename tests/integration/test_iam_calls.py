@@ -1,0 +1,384 @@
+"""Each function's IAM grants in template.yaml cover exactly the AWS calls
+its code makes.
+
+The main paths of every function run in process against moto, as in the
+other integration tests; a botocore hook on the layer's clients records
+each request (and each presigned URL) made while a function's handler runs,
+as the IAM action and resource AWS would authorise it against. Then, per
+function: every recorded request is allowed by the function's statements
+(Allow, and no Deny), and every granted (action, resource) was used by
+some path, save the few listed in NOT_EXERCISED with the reason."""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from botocore.exceptions import ClientError
+from moto.core.base_backend import BackendDict
+
+import tests.jobtools as jobtools
+import tests.support as support
+from local_runtime.context import LocalLambdaContext
+from local_runtime.template import ACCOUNT, REGION, create_buckets, create_queues, create_tables
+from tests.conftest import ROOT, TEMPLATE
+from tests.support import OPERATOR, REQUESTER, VIEWER, ApiClient, Clock, JobWorker
+
+FUNCTIONS = [spec.logical_id for spec in TEMPLATE.functions()]
+
+# Granted, needed in AWS, but not reached by the paths below:
+# {function: {(action, logical id of the resource): why}}. None today.
+NOT_EXERCISED: dict[str, dict[tuple[str, str], str]] = {}
+
+_TRANSACTION_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+# S3 operations authorised as another action (multipart uploads are s3:PutObject).
+_S3_ACTIONS = {"CreateMultipartUpload": "PutObject", "UploadPart": "PutObject", "CompleteMultipartUpload": "PutObject",
+               "HeadObject": "GetObject"}  # fmt: skip
+
+
+def table_arn(name: str) -> str:
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+
+
+def iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """(IAM action, resource ARN) pairs AWS evaluates for one request.
+    A transaction is authorised per item, as the item's own action."""
+    if service == "dynamodb":
+        if operation == "TransactWriteItems":
+            return [
+                (f"dynamodb:{_TRANSACTION_ACTIONS[kind]}", table_arn(body["TableName"]))
+                for item in params["TransactItems"]
+                for kind, body in item.items()
+            ]
+        if operation == "TransactGetItems":
+            return [("dynamodb:GetItem", table_arn(item["Get"]["TableName"])) for item in params["TransactItems"]]
+        if operation in ("BatchGetItem", "BatchWriteItem"):
+            return [(f"dynamodb:{operation}", table_arn(table)) for table in params["RequestItems"]]
+        arn = table_arn(params["TableName"])
+        if params.get("IndexName"):
+            arn += f"/index/{params['IndexName']}"
+        return [(f"dynamodb:{operation}", arn)]
+    if service == "sqs":
+        queue = urlsplit(params["QueueUrl"]).path.rsplit("/", 1)[-1]
+        return [(f"sqs:{operation}", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}")]
+    if service == "s3":
+        resource = f"arn:aws:s3:::{params['Bucket']}" + (f"/{params['Key']}" if "Key" in params else "")
+        return [(f"s3:{_S3_ACTIONS.get(operation, operation)}", resource)]
+    raise AssertionError(f"no IAM mapping for {service}.{operation}: add one")
+
+
+class CallRecorder:
+    """Records, per function, the IAM (action, resource) of every request
+    made while that function's handler runs. `before-parameter-build` fires
+    for API calls and for presigned URLs alike."""
+
+    def __init__(self, clients: list[Any]) -> None:
+        self.clients = clients
+        self.current: str | None = None
+        self.calls: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for client in clients:
+            client.meta.events.register("before-parameter-build", self._record)
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if self.current is not None:
+            service = model.service_model.service_name
+            self.calls[self.current].update(iam_requests(service, model.name, params))
+
+    def detach(self) -> None:
+        for client in self.clients:
+            client.meta.events.unregister("before-parameter-build", self._record)
+
+
+# ---------------------------------------------------------------- grants
+def _resolve(value: Any) -> str:
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        value = {"Fn::Sub": value["Fn::Sub"].replace("${AWS::Partition}", "aws")}
+    return str(TEMPLATE.resolve(value))
+
+
+def policy(logical_id: str) -> list[dict[str, Any]]:
+    """The function's statements, actions and resources as lists of resolved ARNs."""
+    resolved = []
+    for document in TEMPLATE.resources[logical_id]["Properties"].get("Policies", []):
+        for statement in document["Statement"]:
+            entry = {"Sid": statement.get("Sid", ""), "Effect": statement["Effect"], "Action": statement["Action"]}
+            if isinstance(entry["Action"], str):
+                entry["Action"] = [entry["Action"]]
+            for key in ("Resource", "NotResource"):
+                if key in statement:
+                    values = statement[key] if isinstance(statement[key], list) else [statement[key]]
+                    entry[key] = [_resolve(v) for v in values]
+            resolved.append(entry)
+    return resolved
+
+
+def _matches(statement: dict[str, Any], action: str, resource: str) -> bool:
+    if not any(fnmatch.fnmatchcase(action, pattern) for pattern in statement["Action"]):
+        return False
+    if "NotResource" in statement:
+        return not any(fnmatch.fnmatchcase(resource, pattern) for pattern in statement["NotResource"])
+    return any(fnmatch.fnmatchcase(resource, pattern) for pattern in statement["Resource"])
+
+
+def allowed(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
+    """IAM's verdict for one request: an Allow matches and no Deny does."""
+    if any(s["Effect"] == "Deny" and _matches(s, action, resource) for s in statements):
+        return False
+    return any(s["Effect"] == "Allow" and _matches(s, action, resource) for s in statements)
+
+
+def grants(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(a, r) for s in statements if s["Effect"] == "Allow" for a in s["Action"] for r in s["Resource"]}
+
+
+def _logical(resource: str) -> str:
+    """A resource ARN as the logical id the exemptions name (table, index, queue, bucket)."""
+    for logical_id in TEMPLATE.resources:
+        physical = TEMPLATE.physical_name(logical_id)
+        if resource.endswith((f"/{physical}", f":{physical}", f":::{physical}/*")):
+            return logical_id
+    return resource
+
+
+# ---------------------------------------------------------------- the paths
+class World:
+    def __init__(self, api: ApiClient, worker: JobWorker, clock: Clock, sqs: Any, recorder: CallRecorder) -> None:
+        self.api, self.worker, self.clock, self.sqs, self.recorder = api, worker, clock, sqs, recorder
+
+    def ok(self, reply: support.Reply, *statuses: int) -> Any:
+        assert reply.status in (statuses or (200,)), (reply.status, reply.body)
+        return reply.body
+
+    def submit(self, tool: str, parameters: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+               **options: Any) -> dict[str, Any]:  # fmt: skip
+        body = {"tool": tool, "parameters": parameters or {}, **options}
+        return self.ok(self.api.post("/jobs", REQUESTER, body, headers=headers), 202)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self.ok(self.api.get(f"/jobs/{job_id}", VIEWER))
+
+    def sweep(self) -> dict[str, Any]:
+        spec = TEMPLATE.function("sweep")
+        event = json.loads((ROOT / "events" / "sweep.json").read_text())
+        return support.load_handler(spec)(event, LocalLambdaContext(spec.logical_id, spec.timeout))
+
+
+def interventions(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Create (with and without Idempotency-Key, a replay, a reused key, a
+    failed first attempt), every decision, every read, the stats."""
+    from oversight.store.dynamodb import DynamoInterventionStore
+
+    api = w.api
+    plain = api.create(uow_id="uow-iam", priority="high")
+    keyed = {"Idempotency-Key": "iam-create-1"}
+    body = {"uow_id": "uow-iam", "type": "approval", "title": "Keyed"}
+    first = w.ok(api.post("/interventions", REQUESTER, body, headers=keyed), 201)
+    assert w.ok(api.post("/interventions", REQUESTER, body, headers=keyed), 201)["id"] == first["id"]
+    assert api.post("/interventions", REQUESTER, {**body, "title": "Other"}, headers=keyed).status == 422
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "try again"}}, "TransactWriteItems")
+
+    with monkeypatch.context() as patch:  # the first attempt fails: its idempotency record is released
+        patch.setattr(DynamoInterventionStore, "create", unavailable)
+        assert api.post("/interventions", REQUESTER, body, headers={"Idempotency-Key": "iam-create-2"}).status >= 500
+    w.ok(api.post("/interventions", REQUESTER, body, headers={"Idempotency-Key": "iam-create-2"}), 201)
+
+    w.ok(api.post(f"/interventions/{plain['id']}/claim", OPERATOR))
+    w.ok(api.post(f"/interventions/{plain['id']}/release", OPERATOR))
+    w.ok(api.post(f"/interventions/{plain['id']}/approve", OPERATOR, {"reason": "fine"}))
+    w.ok(api.post(f"/interventions/{plain['id']}/complete", REQUESTER))
+    w.ok(api.post(f"/interventions/{first['id']}/reject", OPERATOR, {"reason": "no"}))
+    w.ok(api.post(f"/interventions/{api.create()['id']}/cancel", REQUESTER, {"reason": "moot"}))
+
+    w.ok(api.get("/interventions?status=PENDING&limit=5", VIEWER))
+    w.ok(api.get("/interventions?status=APPROVED&type=approval", VIEWER))
+    w.ok(api.get("/interventions?status=COMPLETED&uow_id=uow-iam", VIEWER))
+    w.ok(api.get(f"/interventions/{plain['id']}", VIEWER))
+    w.ok(api.get(f"/interventions/{plain['id']}/events", VIEWER))
+    w.ok(api.get("/stats", VIEWER))
+    w.ok(api.get("/stats/daily?days=7", VIEWER))
+    w.ok(api.get("/health", None))
+
+
+def jobs(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Submit (plain, cached, keyed, a failed keyed attempt, gated then
+    approved / rejected / cancelled), run (output file, a multipart upload
+    that fails, a tool that fails until its budget is spent, the stats
+    repair), read, list, logs, cancel a running job."""
+    from oversight.clock import iso
+    from oversight.models import JobStatus
+    from oversight.store.jobs import DynamoJobStore, get_job_store
+
+    api = w.api
+    w.ok(api.get("/tools", VIEWER))
+    export = w.submit("export_interventions", {"format": "csv"})
+    w.worker.drain()
+    done = w.job(export["id"])
+    assert done["status"] == "COMPLETED" and done["result"]["outputs"][0]["url"]
+    cached = w.submit("export_interventions", {"format": "csv"})
+    assert cached["cached"] is True and w.job(cached["id"])["result"]["outputs"]
+    w.ok(api.get(f"/jobs/{export['id']}/logs", VIEWER))
+    w.ok(api.get("/jobs?limit=5", VIEWER))
+    w.ok(api.get("/jobs?status=COMPLETED&tool=export_interventions", VIEWER))
+
+    keyed = {"Idempotency-Key": "iam-job-1"}
+    assert w.submit("recompute_stats", headers=keyed)["id"] == w.submit("recompute_stats", headers=keyed)["id"]
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "try again"}}, "TransactWriteItems")
+
+    with monkeypatch.context() as patch:  # the first attempt fails: its idempotency record is released
+        patch.setattr(DynamoJobStore, "create", unavailable)
+        assert api.post("/jobs", REQUESTER, {"tool": "test_echo", "parameters": {"text": "x"}},
+                        headers={"Idempotency-Key": "iam-job-2"}).status >= 500  # fmt: skip
+    w.submit("test_echo", {"text": "x"}, headers={"Idempotency-Key": "iam-job-2"})
+
+    approved = w.submit("test_echo", {"text": "gated"}, requires_approval=True)
+    w.ok(api.post(f"/interventions/{approved['intervention_id']}/approve", OPERATOR, {"reason": "go"}))
+    rejected = w.submit("test_echo", {"text": "no"}, requires_approval=True)
+    w.ok(api.post(f"/interventions/{rejected['intervention_id']}/reject", OPERATOR, {"reason": "no"}))
+    gated = w.submit("test_echo", {"text": "withdrawn"}, requires_approval=True)
+    w.ok(api.post(f"/jobs/{gated['id']}/cancel", REQUESTER))
+    pending = w.submit("test_fail")
+    w.ok(api.post(f"/jobs/{pending['id']}/cancel", REQUESTER))
+
+    failing = w.submit("test_fail")
+    with breaking_upload_tool():
+        broken = w.submit("test_big_output")
+        w.worker.drain()
+    assert w.job(failing["id"])["status"] == "FAILED" and w.worker.dead_letters()
+    assert w.job(broken["id"])["status"] == "FAILED"
+    assert w.job(approved["id"])["status"] == "COMPLETED"
+
+    running = w.submit("test_wait", {"seconds": 0.1})
+    store = get_job_store()
+    before = store.get("acme", running["id"])
+    started = before.model_copy(update={"status": JobStatus.RUNNING, "attempts": 1, "started_at": w.clock.current})
+    store.transition("acme", before, started, run_deadline=iso(w.clock.current + timedelta(seconds=30)))
+    assert w.ok(api.post(f"/jobs/{running['id']}/cancel", REQUESTER))["cancel_requested"] is True
+
+
+@contextlib.contextmanager
+def breaking_upload_tool() -> Iterator[None]:
+    """Registers `test_big_output`, whose output stream breaks after 9 MB:
+    the upload is multipart (over 8 MB) and is aborted; the job fails."""
+    from oversight.tools import ToolError
+    from oversight.tools.registry import DEFAULT_REGISTRY, Tool
+
+    def big_output(params: Any, ctx: Any) -> None:
+        def chunks() -> Iterator[bytes]:
+            for _ in range(9):
+                yield b"x" * (1024 * 1024)
+            raise OSError("the source went away")
+
+        try:
+            ctx.write_output("big.bin", chunks())
+        except OSError as error:
+            raise ToolError(f"output lost: {error}") from None  # final: no retry
+
+    DEFAULT_REGISTRY.register(Tool("test_big_output", "Breaks mid-upload (tests)", jobtools.NoParameters, 30, False,
+                                   big_output))  # fmt: skip
+    try:
+        yield
+    finally:
+        DEFAULT_REGISTRY.unregister("test_big_output")
+
+
+def sweep(w: World) -> None:
+    """Expiry of an intervention gating a job, the job watchdogs (a lost
+    message re-queued, a dead run reclaimed), retention purges."""
+    expiring = w.submit("test_echo", {"text": "late"}, requires_approval=True, approval={"expires_in_seconds": 60})
+    lost = w.submit("test_echo", {"text": "lost"})
+    w.sqs.purge_queue(QueueUrl=w.worker.queue_url)  # its message never made it
+    w.clock.advance(minutes=16)
+    report = w.sweep()
+    assert report["expired"] >= 1 and report["requeued"] >= 1 and report["dead_runs"] == 1, report
+    assert w.job(expiring["id"])["status"] == "CANCELLED"
+    w.worker.drain()
+    assert w.job(lost["id"])["status"] == "COMPLETED"
+
+    w.clock.advance(days=95)
+    report = w.sweep()
+    assert report["purged"] >= 1 and report["purged_jobs"] >= 1, report
+
+
+# ---------------------------------------------------------------- the run
+@pytest.fixture(scope="module")
+def recorded(aws: Any) -> Iterator[dict[str, set[tuple[str, str]]]]:
+    """Every path above, once, in one fresh account (this module's fixtures
+    mirror conftest's function-scoped ones)."""
+    _, client, sqs, s3 = aws
+    BackendDict.reset()
+    create_tables(client, TEMPLATE)
+    create_queues(sqs, TEMPLATE)
+    create_buckets(s3, TEMPLATE)
+    recorder = CallRecorder([client, sqs, s3])
+    original_load = support.load_handler
+
+    def load_recording(spec: Any, instance: int = 0) -> Any:
+        handler = original_load(spec, instance)
+
+        def run(event: Any, context: Any) -> Any:
+            outer, recorder.current = recorder.current, spec.logical_id
+            try:
+                return handler(event, context)
+            finally:
+                recorder.current = outer
+
+        return run
+
+    from oversight import clock as clock_module
+
+    clock = Clock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    with pytest.MonkeyPatch.context() as monkeypatch, jobtools.registered():
+        monkeypatch.setattr(clock_module, "now", clock.now)
+        monkeypatch.setattr(support, "load_handler", load_recording)
+        world = World(ApiClient(TEMPLATE, ROOT / "events"), JobWorker(TEMPLATE, sqs), clock, sqs, recorder)
+        try:
+            interventions(world, monkeypatch)
+            jobs(world, monkeypatch)
+            sweep(world)
+        finally:
+            recorder.detach()
+    yield dict(recorder.calls)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_call_a_function_makes_is_granted(recorded, function):
+    statements = policy(function)
+    refused = sorted(call for call in recorded.get(function, set()) if not allowed(statements, *call))
+    assert not refused, f"{function} calls what its policy does not grant: {refused}"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_grant_a_function_holds_is_used(recorded, function):
+    calls = recorded.get(function, set())
+    exempt = NOT_EXERCISED.get(function, {})
+    unused = {
+        (action, resource)
+        for action, resource in grants(policy(function))
+        if not any(a == action and fnmatch.fnmatchcase(r, resource) for a, r in calls)
+    }
+    unexplained = sorted((a, r) for a, r in unused if (a, _logical(r)) not in exempt)
+    assert not unexplained, f"{function} holds grants no path used: {unexplained}"
+    stale = sorted(key for key in exempt if key not in {(a, _logical(r)) for a, r in unused})
+    assert not stale, f"{function}: exempted grants that are in fact used (drop the exemption): {stale}"
+
+
+def test_the_paths_reached_every_function(recorded):
+    silent = [f for f in FUNCTIONS if f != "HealthFunction" and not recorded.get(f)]
+    assert not silent, silent
+    assert "HealthFunction" not in recorded  # no AWS calls at all
