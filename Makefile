@@ -53,11 +53,12 @@ token: $(VENV)/.installed  ## Print a local JWT: make token SUB=alice ROLES=oper
 bench: $(VENV)/.installed  ## DynamoDB requests/items per operation at 1k/10k/100k records, cold imports
 	$(PY) -m bench.run $${SIZES:+--sizes $$SIZES}
 
-load: $(VENV)/.installed  ## Bounded load on a fresh local runtime: CLIENTS=10 SECONDS=30 RECORDS=10000
-	$(PY) -m bench.load --clients $${CLIENTS:-10} --seconds $${SECONDS:-30} --records $${RECORDS:-10000}
+load: $(VENV)/.installed  ## Bounded load on a fresh local runtime: CLIENTS=10 SECONDS=30 RECORDS=10000 THINK_MS=250
+	$(PY) -m bench.load --clients $${CLIENTS:-10} --seconds $(or $(SECONDS),30) --records $${RECORDS:-10000} \
+		--think-ms $${THINK_MS:-250}
 
 openapi: $(VENV)/.installed  ## Regenerate docs/openapi.json from the functions' routes and models
-	$(PY) -m local_runtime openapi --write
+	$(PY) -m local_runtime openapi
 
 reset:  ## Wipe the local runtime's data (.oversight/)
 	rm -rf .oversight

@@ -6,11 +6,17 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable
+from io import BytesIO
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import boto3
+import botocore.handlers
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
 from moto.server import ThreadedMotoServer
 
 from local_runtime.template import REGION, Template, create_buckets, create_queues, create_tables
@@ -61,11 +67,137 @@ def _may_write(environ: dict[str, Any]) -> bool:
     return not (target and _READ_OPERATION.match(target.rpartition(".")[2]))
 
 
+log = logging.getLogger(__name__)
+
+
+class _Body(BytesIO):
+    """A response body as botocore reads one off the socket."""
+
+    def stream(self, **_: Any) -> Iterable[bytes]:
+        chunk = self.read()
+        while chunk:
+            yield chunk
+            chunk = self.read()
+
+
+class InProcessTransport:
+    """Hands the process's own SDK calls to the emulator's WSGI application
+    on the calling thread, as the emulator's HTTP server would after reading
+    them off a socket: the same request (method, path, query, headers,
+    body bytes) and the same response, without a TCP connection, a server
+    thread and HTTP parsing per call. werkzeug's server closes every
+    connection after one response, so each call would otherwise pay for a
+    new connection and a new thread. Anything else (a presigned URL opened
+    by curl, another process) still goes to the server over HTTP."""
+
+    def __init__(self, endpoint: str, app: WsgiApp) -> None:
+        self.endpoint = endpoint
+        self._prefix = endpoint + "/"
+        self._app = app
+        host, _, port = endpoint.removeprefix("http://").partition(":")
+        self._server_name, self._server_port = host, port
+
+    def __call__(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        url = request.url or ""
+        if url != self.endpoint and not url.startswith(self._prefix):
+            return None  # not the emulator's: botocore sends it as usual
+        return self.send(request)
+
+    def send(self, request: AWSPreparedRequest) -> AWSResponse:
+        body = request.body
+        if body is None:
+            data = b""
+        elif isinstance(body, bytes):
+            data = body
+        elif isinstance(body, str):
+            data = body.encode("utf-8")
+        elif isinstance(body, bytearray):
+            data = bytes(body)
+        else:  # a file-like body (streaming upload)
+            data = body.read()
+            data = data.encode("utf-8") if isinstance(data, str) else data
+        environ = self._environ(request, data)
+        status_line: list[str] = []
+        response_headers: list[tuple[str, str]] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status_line[:] = [status]
+            response_headers[:] = headers
+            return lambda chunk: chunks.append(chunk)
+
+        chunks: list[bytes] = []
+        try:
+            result = self._app(environ, start_response)
+            try:
+                chunks.extend(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except Exception:  # what werkzeug's server answers when the application raises
+            log.exception("the emulator raised on %s %s", request.method, request.url)
+            status_line[:] = ["500 INTERNAL SERVER ERROR"]
+            response_headers[:] = [("Content-Type", "text/plain")]
+            chunks[:] = [b"Internal Server Error"]
+        headers = HTTPHeaders()
+        for name, value in response_headers:
+            headers[name] = value
+        status = int(status_line[0].split(" ", 1)[0]) if status_line else 500
+        return AWSResponse(request.url, status, headers, _Body(b"".join(chunks)))  # type: ignore[arg-type]
+
+    def _environ(self, request: AWSPreparedRequest, data: bytes) -> dict[str, Any]:
+        """What werkzeug's server (serving.py, make_environ) would pass."""
+        url = urlsplit(request.url)
+        target = url.path + (f"?{url.query}" if url.query else "")
+        environ: dict[str, Any] = {
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": BytesIO(data),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "REQUEST_METHOD": request.method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": _wsgi_text(unquote(url.path)),
+            "QUERY_STRING": _wsgi_text(url.query),
+            "REQUEST_URI": _wsgi_text(target),
+            "RAW_URI": _wsgi_text(target),
+            "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_PORT": 0,
+            "SERVER_NAME": self._server_name,
+            "SERVER_PORT": self._server_port,
+            "SERVER_PROTOCOL": "HTTP/1.1",
+        }
+        for name, value in request.headers.items():
+            if "_" in name:
+                continue
+            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            key = name.upper().replace("-", "_")
+            if key == "TRANSFER_ENCODING":
+                continue  # the body is whole here
+            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                key = f"HTTP_{key}"
+                if key in environ:
+                    text = f"{environ[key]},{text}"
+            environ[key] = text.replace("\r\n", "")
+        environ.setdefault("HTTP_HOST", url.netloc)
+        if data or request.method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            environ["CONTENT_LENGTH"] = str(len(data))  # http.client would have sent it
+        return environ
+
+
+def _wsgi_text(text: str) -> str:
+    """WSGI's "bytes as latin-1" form of a URL part (PEP 3333)."""
+    return text.encode("utf-8").decode("latin-1")
+
+
 class EmulatedAws:
     def __init__(self) -> None:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.writes: WriteTracker | None = None
         self.endpoint = ""
+        self.transport: InProcessTransport | None = None
 
     def start(self) -> None:
         # moto's server and ours both log every request through werkzeug.
@@ -80,8 +212,20 @@ class EmulatedAws:
         assert wsgi_server is not None
         self.writes = WriteTracker(wsgi_server.app)
         wsgi_server.app = self.writes
+        # Every botocore session made from now on (boto3's default one
+        # included) sends the calls to the endpoint in process.
+        self.transport = InProcessTransport(self.endpoint, self.writes)
+        botocore.handlers.BUILTIN_HANDLERS.append(("before-send", self.transport))
+        if boto3.DEFAULT_SESSION is not None:
+            boto3.DEFAULT_SESSION._session.register("before-send", self.transport)
 
     def stop(self) -> None:
+        if self.transport is not None:
+            entry = ("before-send", self.transport)
+            if entry in botocore.handlers.BUILTIN_HANDLERS:
+                botocore.handlers.BUILTIN_HANDLERS.remove(entry)
+            if boto3.DEFAULT_SESSION is not None:
+                boto3.DEFAULT_SESSION._session.unregister("before-send", self.transport)
         self._server.stop()
 
     def client(self, service: str) -> Any:

@@ -25,6 +25,7 @@ class LocalFunction:
     never shared by two concurrent requests."""
 
     def __init__(self, spec: FunctionSpec) -> None:
+        per_thread_router_state()
         self.spec = spec
         self._idle: list[Handler] = []
         self._started = 0
@@ -69,3 +70,51 @@ class LocalFunction:
     def _release(self, handler: Handler) -> None:
         with self._lock:
             self._idle.append(handler)
+
+
+class _PerThread:
+    """A data descriptor whose value is per thread."""
+
+    _values = threading.local()
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        try:
+            return getattr(self._values, self.name)
+        except AttributeError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        setattr(self._values, self.name, value)
+
+
+_ROUTER_STATE = ("current_event", "lambda_context")
+
+
+def per_thread_router_state() -> None:
+    """Powertools' event handler keeps the event being handled, and its
+    context, in class attributes of `BaseRouter`, shared by every resolver
+    of the process: right in Lambda (one invocation per process at a time),
+    wrong here, where concurrent invocations run in threads of one process
+    and each would read the body, query and headers of whichever request
+    started last. Made per thread (an invocation runs on one thread), both
+    for reads and writes through the class and through a resolver."""
+    try:
+        from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+    except ImportError:  # a function that does not use the event handler
+        return
+    metaclass = type(BaseRouter)
+    if getattr(metaclass, "_oversight_per_thread", False):
+        return
+    # Instances (app.current_event, self.current_event = ...) meet this one...
+    for name in _ROUTER_STATE:
+        setattr(BaseRouter, name, _PerThread(name))
+    # ...and `BaseRouter.current_event = ...` this one, on the metaclass.
+    per_thread = type(
+        f"PerThread{metaclass.__name__}",
+        (metaclass,),
+        {"_oversight_per_thread": True, **{name: _PerThread(name) for name in _ROUTER_STATE}},
+    )
+    BaseRouter.__class__ = per_thread

@@ -18,13 +18,9 @@ IdempotencyKey = Annotated[
 ]
 
 
-@app.post(
-    "/interventions",
-    operation_id="createIntervention",
-    summary="Raise an intervention request",
-    tags=["interventions"],
-    responses=responses(201, "Created (or the first response, replayed for the same Idempotency-Key)", 409, 413),
-)
+@app.post("/interventions", operation_id="createIntervention", tags=["interventions"],
+          summary="Raise an intervention request",
+          responses=responses(201, "Created (or the first response, replayed for the same Idempotency-Key)", 409, 413))
 def post_intervention(body: CreateInterventionRequest, idempotency_key: IdempotencyKey = None) -> Response[Intervention]:
     created = create_intervention(current_principal(app), body, idempotency_key, app.lambda_context)
     return json_response(201, created)

@@ -1,6 +1,7 @@
 """claim, release, approve, reject, cancel, complete an intervention."""
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
@@ -12,80 +13,48 @@ from oversight.lifecycle import Action
 from oversight.models import Intervention, DecisionRequest, EmptyRequest, ReasonRequest
 
 app = build_resolver()
-TRANSITION = responses(200, "The intervention after the change", 404, 409, 413)
 
 NoBody = Annotated[EmptyRequest | None, Body()]
 OptionalReason = Annotated[ReasonRequest | None, Body()]
 
 
-@app.post(
-    "/interventions/<id>/claim",
-    operation_id="claimIntervention",
-    summary="Claim (assign to the caller)",
-    tags=["interventions"],
-    responses=TRANSITION,
-)
+def route(action: Action, summary: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return app.post(f"/interventions/<id>/{action}", operation_id=f"{action}Intervention", tags=["interventions"],
+                    summary=summary, responses=responses(200, "The intervention after the change", 404, 409, 413))  # fmt: skip
+
+
+def change(id: str, action: Action, reason: str | None = None, response: Any = None) -> Response[Intervention]:
+    return json_response(200, transition_intervention(current_principal(app), id, action, reason, response))
+
+
+@route(Action.CLAIM, "Claim (assign to the caller)")
 def claim(id: str, body: NoBody = None) -> Response[Intervention]:
-    return json_response(200, transition_intervention(current_principal(app), id, Action.CLAIM))
+    return change(id, Action.CLAIM)
 
 
-@app.post(
-    "/interventions/<id>/release",
-    operation_id="releaseIntervention",
-    summary="Release back to the queue",
-    tags=["interventions"],
-    responses=TRANSITION,
-)
+@route(Action.RELEASE, "Release back to the queue")
 def release(id: str, body: NoBody = None) -> Response[Intervention]:
-    return json_response(200, transition_intervention(current_principal(app), id, Action.RELEASE))
+    return change(id, Action.RELEASE)
 
 
-@app.post(
-    "/interventions/<id>/approve",
-    operation_id="approveIntervention",
-    summary="Approve with a reason",
-    tags=["interventions"],
-    responses=TRANSITION,
-)
+@route(Action.APPROVE, "Approve with a reason")
 def approve(id: str, body: DecisionRequest) -> Response[Intervention]:
-    decided = transition_intervention(current_principal(app), id, Action.APPROVE, body.reason, body.response)
-    return json_response(200, decided)
+    return change(id, Action.APPROVE, body.reason, body.response)
 
 
-@app.post(
-    "/interventions/<id>/reject",
-    operation_id="rejectIntervention",
-    summary="Reject with a reason",
-    tags=["interventions"],
-    responses=TRANSITION,
-)
+@route(Action.REJECT, "Reject with a reason")
 def reject(id: str, body: DecisionRequest) -> Response[Intervention]:
-    decided = transition_intervention(current_principal(app), id, Action.REJECT, body.reason, body.response)
-    return json_response(200, decided)
+    return change(id, Action.REJECT, body.reason, body.response)
 
 
-@app.post(
-    "/interventions/<id>/cancel",
-    operation_id="cancelIntervention",
-    summary="Withdraw (creator or admin)",
-    tags=["interventions"],
-    responses=TRANSITION,
-)
+@route(Action.CANCEL, "Withdraw (creator or admin)")
 def cancel(id: str, body: OptionalReason = None) -> Response[Intervention]:
-    reason = body.reason if body else None
-    return json_response(200, transition_intervention(current_principal(app), id, Action.CANCEL, reason))
+    return change(id, Action.CANCEL, body.reason if body else None)
 
 
-@app.post(
-    "/interventions/<id>/complete",
-    operation_id="completeIntervention",
-    summary="Report the approved action done (creator or admin)",
-    tags=["interventions"],
-    responses=TRANSITION,
-)
+@route(Action.COMPLETE, "Report the approved action done (creator or admin)")
 def complete(id: str, body: OptionalReason = None) -> Response[Intervention]:
-    reason = body.reason if body else None
-    return json_response(200, transition_intervention(current_principal(app), id, Action.COMPLETE, reason))
+    return change(id, Action.COMPLETE, body.reason if body else None)
 
 
 lambda_handler = api_handler(app)
