@@ -46,9 +46,7 @@ import json
 import math
 import os
 import random
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -66,14 +64,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from local_runtime.handlers import ensure_layer_on_path  # noqa: E402
+from local_runtime.process import RuntimeProcess  # noqa: E402
 from local_runtime.template import Template  # noqa: E402
 from local_runtime.tokens import issue_token  # noqa: E402
+from tests.support import configure_environment  # noqa: E402
 
 TENANT = "acme"
 JWT_SECRET = "load-secret-that-is-long-enough-for-hs256"
 STARTUP_SECONDS = 120
 JOB_SHARE = 20  # one record in JOB_SHARE is a job
-_BANNER = re.compile(r"Oversight local runtime: (http://\S+)")
 
 # The routes of the mix, in the order a client calls them (report order too).
 ROUTES = (
@@ -101,22 +100,6 @@ class Seeded:
     jobs: list[str] = field(default_factory=list)
     by_status: Counter[str] = field(default_factory=Counter)
     items: int = 0
-
-
-def _layer_environment(template: Template) -> dict[str, str]:
-    """What the layer's settings need in this process (the functions'
-    environment, fake credentials); the runtime later gets the original."""
-    environment: dict[str, str] = {}
-    for spec in template.functions():
-        for name, value in spec.environment.items():
-            if name != "POWERTOOLS_SERVICE_NAME":
-                environment.setdefault(name, value)
-    environment.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
-        AWS_DEFAULT_REGION="us-east-1", POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_DISABLED="true",
-        POWERTOOLS_SERVICE_NAME="oversight-load",
-    )  # fmt: skip
-    return environment
 
 
 def _intervention_history(rng: random.Random, n: int, now: datetime) -> list[tuple[Any, Any]]:
@@ -212,7 +195,7 @@ def seed_state(state_dir: Path, records: int, seed: int = 7) -> Seeded:
     """`records` records of TENANT, saved as the runtime's snapshot in `state_dir`."""
     template = Template()
     saved_environment = dict(os.environ)
-    os.environ.update(_layer_environment(template))
+    configure_environment(template)  # the layer's settings, a fake account; the runtime later gets the original
     ensure_layer_on_path()
     try:
         return _seed(template, state_dir, records, seed)
@@ -230,11 +213,8 @@ def _seed(template: Template, state_dir: Path, records: int, seed: int) -> Seede
     from local_runtime.template import ACCOUNT, REGION, create_buckets, create_queues, create_tables
     from oversight.counters import CounterDelta, on_created, on_job_created, on_job_transition, on_transition
     from oversight.models import JobLogLine
-    from oversight.clock import iso
-    from oversight.store import keys
-    from oversight.store.dynamodb import _counter_updates, _event_item, _intervention_item
-    from oversight.store.jobs import LOG_PREFIX, _job_item, job_pk
-    from oversight.store.marshal import dump_item
+    from oversight.store.dynamodb import _event_item, _intervention_item, merged_counter_updates
+    from oversight.store.jobs import DynamoJobStore, _job_item
 
     rng = random.Random(seed)
     now = datetime.now(timezone.utc)
@@ -246,38 +226,41 @@ def _seed(template: Template, state_dir: Path, records: int, seed: int) -> Seede
         create_buckets(clients["s3"], template)
         table_name = template.physical_name("OversightTable")
         table = dynamodb_backends[ACCOUNT][REGION].get_table(table_name)
-        counters: dict[int, CounterDelta] = {}
-
-        def count(record_id: str, delta: CounterDelta) -> None:
-            shard = keys.counter_shard(record_id)
-            counters[shard] = counters[shard].merge(delta) if shard in counters else delta
+        counted: list[tuple[str, CounterDelta]] = []  # (record id, delta) of every write
 
         def put(item: dict[str, Any]) -> None:
             table.put_item(item)
             seeded.items += 1
 
+        class StraightIntoTheTable:
+            """The one call the job store's log writes make, put in place."""
+
+            @staticmethod
+            def batch_write_item(RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:  # noqa: N803
+                for request in RequestItems[table_name]:
+                    put(request["PutRequest"]["Item"])
+                return {}
+
+        job_store = DynamoJobStore(table_name, StraightIntoTheTable())
+
         for n in range(records):
             if n % JOB_SHARE == JOB_SHARE - 1:
                 states = _job_history(rng, now)
                 final = states[-1]
-                count(final.id, on_job_created(states[0]))
-                for before, after in zip(states, states[1:]):
-                    count(final.id, on_job_transition(before, after))
+                deltas = [on_job_created(states[0])] + [on_job_transition(a, b) for a, b in zip(states, states[1:])]
+                counted += [(final.id, delta) for delta in deltas]
                 put(_job_item(TENANT, final))
                 lines = [(0, JobLogLine(at=final.created_at, level="INFO", message="queued"))]
                 if final.started_at is not None:
                     lines.append((1, JobLogLine(at=final.started_at, level="INFO", message=f"running {final.tool}")))
-                for seq, line in lines:
-                    put(dump_item({"pk": job_pk(TENANT, final.id), "sk": f"{LOG_PREFIX}{iso(line.at)}#{seq:06d}",
-                                   "entity": "log", **line.model_dump(mode="json")}))  # fmt: skip
+                job_store.append_logs(TENANT, final.id, final.attempts, lines)
                 seeded.jobs.append(final.id)
                 seeded.by_status[f"job {final.status.value}"] += 1
                 continue
             history = _intervention_history(rng, n, now)
             final = history[-1][0]
-            count(final.id, on_created(history[0][0]))
-            for (before, _), (after, _) in zip(history, history[1:]):
-                count(final.id, on_transition(before, after))
+            deltas = [on_created(history[0][0])] + [on_transition(a, b) for (a, _), (b, _) in zip(history, history[1:])]
+            counted += [(final.id, delta) for delta in deltas]
             put(_intervention_item(TENANT, final))
             for version, (_, event) in enumerate(history, start=1):
                 put(_event_item(TENANT, final.id, version, event))
@@ -285,67 +268,14 @@ def _seed(template: Template, state_dir: Path, records: int, seed: int) -> Seede
             seeded.by_status[final.status.value] += 1
 
         # The counters through UpdateItem ADD, as the writes would have left them.
-        for shard, delta in counters.items():
-            for update in _counter_updates(table_name, TENANT, shard, delta):
-                clients["dynamodb"].update_item(**update["Update"])
-                seeded.items += 1
+        for update in merged_counter_updates(table_name, TENANT, counted):
+            clients["dynamodb"].update_item(**update["Update"])
+            seeded.items += 1
         StateStore(state_dir, template, clients["s3"]).save()
     return seeded
 
 
 # ---------------------------------------------------------------- the runtime
-class Runtime:
-    """`python -m local_runtime serve` on a free port, its log in a file."""
-
-    def __init__(self, state_dir: Path, log_path: Path) -> None:
-        self.log_path = log_path
-        environment = {**os.environ, "OVERSIGHT_LOCAL_JWT_SECRET": JWT_SECRET}
-        environment.pop("PORT", None)
-        command = [sys.executable, "-m", "local_runtime", "serve", "--port", "0", "--state-dir", str(state_dir)]
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
-        self.url = ""
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def wait_until_healthy(self) -> None:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the local runtime exited with {self.process.returncode}:\n{self.log_tail()}")
-            found = _BANNER.search(self.log_path.read_text(errors="replace"))
-            if found:
-                self.url = found.group(1)
-                try:
-                    if _request(self.url, "GET", "/health")[0] == 200:
-                        return
-                except OSError:
-                    pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the local runtime did not answer /health within {STARTUP_SECONDS} s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def _request(url: str, method: str, path: str) -> tuple[int, bytes]:
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    connection = http.client.HTTPConnection(host, int(port), timeout=5)
-    try:
-        connection.request(method, path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
 # ---------------------------------------------------------------- the clients
 @dataclass
 class RouteFigures:
@@ -545,9 +475,9 @@ def run_load(
     report.seeded = seed_state(state_dir, records)
     report.seed_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    runtime = Runtime(state_dir, work / "runtime.log")
+    runtime = RuntimeProcess(state_dir, work / "runtime.log", JWT_SECRET)
     try:
-        runtime.wait_until_healthy()
+        runtime.wait_until_healthy(STARTUP_SECONDS)
         report.startup_seconds = time.perf_counter() - started
         drive(runtime.url, report.seeded, report)
     finally:
@@ -555,6 +485,11 @@ def run_load(
         if keep_dir is None:
             shutil.rmtree(work, ignore_errors=True)
     return report
+
+
+def _row(label: str, count: int, errors: int, figures: RouteFigures) -> str:
+    latencies = (*(figures.percentile(q) for q in (50, 95, 99)), max(figures.latencies_ms, default=math.nan))
+    return f"{label:<34} {count:>6} {errors:>6}" + "".join(f" {ms:>8.1f}" for ms in latencies)
 
 
 def format_report(report: LoadReport) -> str:
@@ -575,14 +510,10 @@ def format_report(report: LoadReport) -> str:
         if count == 0 and not figures.errors:
             lines.append(f"{route:<34} {0:>6} {0:>6} {'-':>8} {'-':>8} {'-':>8} {'-':>8}")
             continue
-        lines.append(
-            f"{route:<34} {count:>6} {figures.errors:>6} {figures.percentile(50):>8.1f} {figures.percentile(95):>8.1f}"
-            f" {figures.percentile(99):>8.1f} {max(figures.latencies_ms, default=math.nan):>8.1f}"
-        )
+        lines.append(_row(route, count, figures.errors, figures))
     every = RouteFigures(latencies_ms=[ms for f in report.routes.values() for ms in f.latencies_ms])
     lines += [
-        f"{'all':<34} {report.total:>6} {report.errors:>6} {every.percentile(50):>8.1f} {every.percentile(95):>8.1f}"
-        f" {every.percentile(99):>8.1f} {max(every.latencies_ms, default=math.nan):>8.1f}",
+        _row("all", report.total, report.errors, every),
         "",
         f"total {report.total} requests in {report.elapsed:.1f} s: {report.throughput:.1f} requests/s,"
         f" {report.errors} errors",

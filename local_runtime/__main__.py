@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "openapi":
         from local_runtime.openapi import main as openapi
 
-        return openapi(["--check"] if args.check else [])
+        return openapi(check=args.check)
     # Piped output (CI, tests) would otherwise arrive in blocks.
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     handler = logging.StreamHandler(sys.stdout)

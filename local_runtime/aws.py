@@ -21,6 +21,8 @@ from moto.server import ThreadedMotoServer
 
 from local_runtime.template import REGION, Template, create_buckets, create_queues, create_tables
 
+log = logging.getLogger(__name__)
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # Operations that cannot change state; everything else counts as a write.
@@ -65,9 +67,6 @@ def _may_write(environ: dict[str, Any]) -> bool:
     # REST (any PUT, POST or DELETE writes).
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     return not (target and _READ_OPERATION.match(target.rpartition(".")[2]))
-
-
-log = logging.getLogger(__name__)
 
 
 class _Body(BytesIO):

@@ -48,7 +48,7 @@ _READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
 
 
 def make_dynamodb_writes_atomic() -> None:
-    """Apply all four fixes (idempotent)."""
+    """Apply all the fixes above (idempotent)."""
     from moto.dynamodb.models import DynamoDBBackend
 
     if getattr(DynamoDBBackend, "_oversight_patched", False):
@@ -416,6 +416,14 @@ def _start_key(gsi: _Gsi, start: dict[str, Any] | None) -> tuple[Any, ...] | Non
     return tuple(_plain(DynamoType(start[name])) for name in gsi.sort_names)
 
 
+def _own_partition(table: Any, hash_value: Any) -> list[Any]:
+    """The items of the table's own partition `hash_value`."""
+    stored = table.items.get(hash_value)
+    if stored is None:
+        return []
+    return list(stored.values()) if table.range_key_attr else [stored]
+
+
 def _query_window(table: Any, arguments: dict[str, Any]) -> tuple[list[Any], tuple[str, ...] | None] | None:
     """The items a Query has to look at, and the sort attributes they are
     already in order of (None: moto sorts them). None: no shortcut, moto
@@ -423,12 +431,7 @@ def _query_window(table: Any, arguments: dict[str, Any]) -> tuple[list[Any], tup
     index_name = arguments.get("index_name")
     if not index_name:
         value = arguments.get("hash_key")
-        if value is None:
-            return None
-        stored = table.items.get(value)
-        if stored is None:
-            return [], None
-        return (list(stored.values()) if table.range_key_attr else [stored]), None
+        return None if value is None else (_own_partition(table, value), None)
     index = next((each for each in table.all_indexes() if each.name == index_name), None)
     if index is None:
         return None
@@ -440,10 +443,7 @@ def _query_window(table: Any, arguments: dict[str, Any]) -> tuple[list[Any], tup
     if value is None:
         return None
     if hash_names[0] == table.hash_key_attr:  # a local index: the table's own partition
-        stored = table.items.get(value)
-        if stored is None:
-            return [], None
-        return (list(stored.values()) if table.range_key_attr else [stored]), None
+        return _own_partition(table, value), None
     partitions = partition_index(table)
     gsi = partitions.gsis.get(index_name)
     if gsi is None:

@@ -6,14 +6,13 @@ either is stale."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from local_runtime.handlers import ensure_layer_on_path
+from local_runtime.handlers import load_module
 from local_runtime.template import ROOT, Template
 
 DOCS_COPY = ROOT / "docs" / "openapi.json"
@@ -47,17 +46,8 @@ def _version() -> str:
     return found.group(1) if found else "0.0.0"
 
 
-def _load_resolver(name: str, path: Path) -> Any:
-    module_spec = importlib.util.spec_from_file_location(f"oversight_openapi_{name}", path)
-    assert module_spec and module_spec.loader, f"cannot load {path}"
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module.app
-
-
 def build_document(template: Template | None = None) -> dict[str, Any]:
     """One document for every function with HTTP routes."""
-    ensure_layer_on_path()
     from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 
     template = template or Template()
@@ -73,8 +63,7 @@ def build_document(template: Template | None = None) -> dict[str, Any]:
     for spec in template.functions():
         if not spec.routes:
             continue
-        module_file = spec.handler.rpartition(".")[0].replace(".", "/")
-        resolver = _load_resolver(spec.name, spec.code_uri / f"{module_file}.py")
+        resolver = load_module(spec).app
         merge.add_schema(resolver.get_openapi_schema(openapi_version="3.1.0"))
         public |= spec.public_routes
     document = json.loads(merge.get_openapi_json_schema())  # validated by the OpenAPI model
@@ -160,15 +149,15 @@ def stale_copies(document: dict[str, Any] | None = None) -> list[Path]:
     ]
 
 
-def write(document: dict[str, Any] | None = None) -> list[Path]:
-    texts = render(document or build_document())
+def write() -> list[Path]:
+    texts = render(build_document())
     for path, text in zip((DOCS_COPY, LAYER_COPY), texts, strict=True):
         path.write_text(text, encoding="utf-8")
     return [DOCS_COPY, LAYER_COPY]
 
 
-def main(argv: list[str]) -> int:
-    if "--check" in argv:
+def main(check: bool = False) -> int:
+    if check:
         stale = stale_copies()
         for path in stale:
             print(f"stale: {path.relative_to(ROOT)} (run `make openapi`)", file=sys.stderr)

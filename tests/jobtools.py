@@ -1,4 +1,5 @@
-"""Tools for the job tests."""
+"""Tools for the job tests, and what those tests read of the job queues
+and the job counters."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import contextlib
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from oversight.tools import JobCancelled, RunContext, ToolRegistry
+from oversight.tools import JobCancelled, RunContext, ToolError, ToolRegistry
 from oversight.tools.registry import DEFAULT_REGISTRY
+from tests.support import VIEWER
 
 # Collected here, registered in the default registry only while a job test
 # runs (see `registered`), so other tests see the built-in tools alone.
@@ -81,6 +85,32 @@ def wait(params: WaitParameters, ctx: RunContext) -> str:
     return "waited"
 
 
+@tool(name="test_crash_on_release", description="Fails once released, cancelled or not (tests)",
+      parameters=NoParameters, timeout_seconds=20, cacheable=False)  # fmt: skip
+def crash_on_release(params: NoParameters, ctx: RunContext) -> None:
+    RUNS["test_crash_on_release"] = RUNS.get("test_crash_on_release", 0) + 1
+    STARTED.set()
+    RELEASE.wait(15)
+    raise RuntimeError("crashed while stopping")
+
+
+@tool(name="test_big_output", description="Breaks mid-upload (tests)", parameters=NoParameters, timeout_seconds=30,
+      cacheable=False)  # fmt: skip
+def big_output(params: NoParameters, ctx: RunContext) -> None:
+    """The output stream breaks after 9 MB: the upload is multipart (over
+    8 MB) and is aborted; the job fails, without a retry."""
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(9):
+            yield b"x" * (1024 * 1024)
+        raise OSError("the source went away")
+
+    try:
+        ctx.write_output("big.bin", chunks())
+    except OSError as error:
+        raise ToolError(f"output lost: {error}") from None  # final: no retry
+
+
 @contextlib.contextmanager
 def registered():
     for test_tool in TEST_TOOLS.all_tools():
@@ -92,10 +122,20 @@ def registered():
             DEFAULT_REGISTRY.unregister(test_tool.name)
 
 
-@tool(name="test_crash_on_release", description="Fails once released, cancelled or not (tests)",
-      parameters=NoParameters, timeout_seconds=20, cacheable=False)  # fmt: skip
-def crash_on_release(params: NoParameters, ctx: RunContext) -> None:
-    RUNS["test_crash_on_release"] = RUNS.get("test_crash_on_release", 0) + 1
-    STARTED.set()
-    RELEASE.wait(15)
-    raise RuntimeError("crashed while stopping")
+def reset() -> None:
+    """Forget the previous test's runs and signals."""
+    RUNS.clear()
+    STARTED.clear()
+    RELEASE.clear()
+
+
+def queue_counts(sqs: Any, name: str = "JobQueue") -> dict[str, str]:
+    """A queue's visible and in-flight message counts, as SQS reports them."""
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+
+
+def job_counts(api: Any) -> dict[str, int]:
+    """The jobs' counters by status (GET /stats), zeroes left out."""
+    return {status: n for status, n in api.get("/stats", VIEWER).body["jobs"]["by_status"].items() if n}

@@ -47,11 +47,19 @@ class _HttpAnswer:
 
 
 class Faults:
-    """Answers chosen operations of a boto3 client with an error response."""
+    """Answers chosen operations of a boto3 client in place of the service
+    (an error response, or any other); `with Faults() as faults:` clears
+    them on the way out."""
 
     def __init__(self) -> None:
         self._registered: list[tuple[Any, str, Callable[..., Any]]] = []
         self.hits = 0
+
+    def __enter__(self) -> Faults:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.clear()
 
     def inject(
         self,
@@ -64,29 +72,41 @@ class Faults:
         code, status, reasons = fault
         remaining = [times]
 
-        def answer(params: dict[str, Any], **_: Any) -> Any:
-            if remaining[0] == 0:
-                return None
-            if when is not None and not when(_request_body(params)):
+        def answer(body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+            if remaining[0] == 0 or (when is not None and not when(body)):
                 return None
             if remaining[0] is not None:
                 remaining[0] -= 1
-            self.hits += 1
             parsed: dict[str, Any] = {
                 "Error": {"Code": code, "Message": "injected fault"},
                 "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}},
             }
             if reasons is not None:
                 parsed["CancellationReasons"] = [{"Code": reason} for reason in reasons]
-            return _HttpAnswer(status), parsed
+            return status, parsed
+
+        self.respond(client, operation, answer)
+
+    def respond(
+        self, client: Any, operation: str, answer: Callable[[dict[str, Any]], tuple[int, dict[str, Any]] | None]
+    ) -> None:
+        """`answer(request body)` gives (HTTP status, parsed response), or
+        None to let the request through to the service."""
+
+        def handler(params: dict[str, Any], **_: Any) -> Any:
+            answered = answer(_request_body(params))
+            if answered is None:
+                return None
+            self.hits += 1
+            return _HttpAnswer(answered[0]), answered[1]
 
         event = f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
-        client.meta.events.register(event, answer)
-        self._registered.append((client, event, answer))
+        client.meta.events.register(event, handler)
+        self._registered.append((client, event, handler))
 
     def clear(self) -> None:
-        for client, event, answer in self._registered:
-            client.meta.events.unregister(event, answer)
+        for client, event, handler in self._registered:
+            client.meta.events.unregister(event, handler)
         self._registered.clear()
 
 
@@ -100,9 +120,8 @@ def _request_body(params: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def faults() -> Iterator[Faults]:
-    injected = Faults()
-    yield injected
-    injected.clear()
+    with Faults() as injected:
+        yield injected
 
 
 @pytest.fixture(autouse=True)
@@ -113,7 +132,7 @@ def test_tools() -> Iterator[None]:
 
 @pytest.fixture
 def worker(sqs: Any) -> JobWorker:
-    jobtools.RUNS.clear()
+    jobtools.reset()
     return JobWorker(TEMPLATE, sqs)
 
 
@@ -131,18 +150,12 @@ def snapshot(dynamodb: Any, sqs: Any) -> dict[str, Any]:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         state[table] = sorted(items)
     for name in ("JobQueue", "JobDeadLetterQueue"):
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        )["Attributes"]
-        state[name] = attributes
+        state[name] = jobtools.queue_counts(sqs, name)
     return state
 
 
-def queued(sqs: Any, name: str = "JobQueue") -> int:
-    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"])
+def queued(sqs: Any) -> int:
+    return int(jobtools.queue_counts(sqs)["ApproximateNumberOfMessages"])
 
 
 def assert_unavailable(reply: Any) -> None:
@@ -163,30 +176,15 @@ def stats(api: Any) -> dict[str, Any]:
     return api.get("/stats", VIEWER).body
 
 
-def job_counts(api: Any) -> dict[str, int]:
-    """The jobs' counters by status, zeroes left out."""
-    return {status: n for status, n in stats(api)["jobs"]["by_status"].items() if n}
-
-
-def writes(entity: str) -> Callable[[dict[str, Any]], bool]:
-    """A TransactWriteItems that puts a record of `entity`."""
+def writes(entity: str, status: str | None = None) -> Callable[[dict[str, Any]], bool]:
+    """A TransactWriteItems that puts a record of `entity` (with `status`, if given)."""
 
     def matches(body: dict[str, Any]) -> bool:
         items = [entry.get("Put", {}).get("Item", {}) for entry in body.get("TransactItems", [])]
-        return any(item.get("entity", {}).get("S") == entity for item in items)
-
-    return matches
-
-
-def is_job_write(status: str) -> Callable[[dict[str, Any]], bool]:
-    """A TransactWriteItems that writes a job record with `status`."""
-
-    def matches(body: dict[str, Any]) -> bool:
-        for entry in body.get("TransactItems", []):
-            item = entry.get("Put", {}).get("Item", {})
-            if item.get("entity", {}).get("S") == "job" and item.get("status", {}).get("S") == status:
-                return True
-        return False
+        return any(
+            item.get("entity", {}).get("S") == entity and (status is None or item.get("status", {}).get("S") == status)
+            for item in items
+        )
 
     return matches
 
@@ -298,7 +296,7 @@ def test_an_approval_that_releases_a_gated_job_is_all_or_nothing_under_a_fault(
     worker.drain()
     job = api.get(f"/jobs/{gated['id']}", VIEWER).body
     assert (job["status"], job["attempts"], jobtools.RUNS["test_echo"]) == ("COMPLETED", 1, 1)
-    assert job_counts(api) == {"COMPLETED": 1}
+    assert jobtools.job_counts(api) == {"COMPLETED": 1}
 
 
 # ------------------------------------------------------------------------ jobs
@@ -343,7 +341,7 @@ def test_job_cancel_fault_is_503_changes_nothing_and_the_retry_cancels_once(
     faults.clear()
     cancelled = api.post(f"/jobs/{job['id']}/cancel", REQUESTER)
     assert (cancelled.status, cancelled.body["status"]) == (200, "CANCELLED")
-    assert job_counts(api) == {"CANCELLED": 1}
+    assert jobtools.job_counts(api) == {"CANCELLED": 1}
     figures = stats(api)
     if variant == "gated":
         gate = api.get(f"/interventions/{job['intervention_id']}", VIEWER).body
@@ -388,16 +386,12 @@ def test_stats_whose_counter_reads_stay_unprocessed_are_503(api, dynamodb, fault
     import oversight.store.faults as fault_module
 
     monkeypatch.setattr(fault_module.time, "sleep", lambda _: None)
-
-    def unprocessed(params: dict[str, Any], **_: Any) -> Any:
-        request = _request_body(params)["RequestItems"]
-        return _HttpAnswer(200), {"Responses": {}, "UnprocessedKeys": request, "ResponseMetadata": {}}
-
-    dynamodb.meta.events.register("before-call.dynamodb.BatchGetItem", unprocessed)
-    try:
-        assert_unavailable(api.get("/stats", VIEWER))
-    finally:
-        dynamodb.meta.events.unregister("before-call.dynamodb.BatchGetItem", unprocessed)
+    faults.respond(
+        dynamodb,
+        "BatchGetItem",
+        lambda body: (200, {"Responses": {}, "UnprocessedKeys": body["RequestItems"], "ResponseMetadata": {}}),
+    )
+    assert_unavailable(api.get("/stats", VIEWER))
 
 
 def test_other_errors_stay_500_without_retry_after(api, dynamodb, faults):
@@ -482,20 +476,20 @@ def test_a_throttled_result_write_is_retried_by_redelivery_and_the_job_finishes_
 ):
     job_id = submit(api).body["id"]
     (message,) = sqs.receive_message(QueueUrl=worker.queue_url, AttributeNames=["All"])["Messages"]
-    faults.inject(dynamodb, "TransactWriteItems", THROTTLED, when=is_job_write("COMPLETED"), times=1)
+    faults.inject(dynamodb, "TransactWriteItems", THROTTLED, when=writes("job", "COMPLETED"), times=1)
 
     assert worker.invoke([message]) == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
     assert faults.hits == 1
     given_back = api.get(f"/jobs/{job_id}", VIEWER).body
     assert (given_back["status"], given_back["attempts"], given_back["result"]) == ("PENDING", 1, None)
-    assert job_counts(api) == {"PENDING": 1}
+    assert jobtools.job_counts(api) == {"PENDING": 1}
 
     assert worker.invoke([message]) == {"batchItemFailures": []}  # the redelivery
     done = api.get(f"/jobs/{job_id}", VIEWER).body
     assert (done["status"], done["attempts"]) == ("COMPLETED", 2)
     assert done["result"]["return_value"] == {"echo": "hi", "repeat": 1} and done["result"]["error"] is None
     assert jobtools.RUNS["test_echo"] == 2  # the unrecorded run is run again: its outcome was never stored
-    assert job_counts(api) == {"COMPLETED": 1}
+    assert jobtools.job_counts(api) == {"COMPLETED": 1}
     assert api.get("/stats/daily?days=1", VIEWER).body["days"][0]["jobs_completed"] == 1
     assert worker.invoke([message]) == {"batchItemFailures": []}  # a late duplicate changes nothing
     assert api.get(f"/jobs/{job_id}", VIEWER).body == done
@@ -508,7 +502,7 @@ def test_a_worker_that_can_write_nothing_leaves_the_job_to_its_deadline_and_it_f
 
     job_id = submit(api).body["id"]
     # Every write after the start fails: the result and the give-back both.
-    faults.inject(dynamodb, "TransactWriteItems", SERVER_ERROR, when=lambda body: not is_job_write("RUNNING")(body))
+    faults.inject(dynamodb, "TransactWriteItems", SERVER_ERROR, when=lambda body: not writes("job", "RUNNING")(body))
     worker.drain(rounds=1)
     assert worker.failures and queued(sqs) == 1  # not acknowledged
     assert api.get(f"/jobs/{job_id}", VIEWER).body["status"] == "RUNNING"
@@ -521,7 +515,7 @@ def test_a_worker_that_can_write_nothing_leaves_the_job_to_its_deadline_and_it_f
     worker.drain()
     done = api.get(f"/jobs/{job_id}", VIEWER).body
     assert (done["status"], done["attempts"]) == ("COMPLETED", 2)
-    assert job_counts(api) == {"COMPLETED": 1}
+    assert jobtools.job_counts(api) == {"COMPLETED": 1}
     assert queued(sqs) == 0 and worker.dead_letters() == []
 
 

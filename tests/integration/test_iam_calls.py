@@ -11,7 +11,6 @@ some path, save the few listed in NOT_EXERCISED with the reason."""
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import json
 from collections import defaultdict
@@ -21,7 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from botocore.exceptions import ClientError
 from moto.core.base_backend import BackendDict
 
 import tests.jobtools as jobtools
@@ -29,6 +27,7 @@ import tests.support as support
 from local_runtime.context import LocalLambdaContext
 from local_runtime.template import ACCOUNT, REGION, create_buckets, create_queues, create_tables
 from tests.conftest import ROOT, TEMPLATE
+from tests.integration.test_faults import SERVER_ERROR, Faults
 from tests.support import OPERATOR, REQUESTER, VIEWER, ApiClient, Clock, JobWorker
 
 FUNCTIONS = [spec.logical_id for spec in TEMPLATE.functions()]
@@ -154,8 +153,8 @@ def _logical(resource: str) -> str:
 
 # ---------------------------------------------------------------- the paths
 class World:
-    def __init__(self, api: ApiClient, worker: JobWorker, clock: Clock, sqs: Any, recorder: CallRecorder) -> None:
-        self.api, self.worker, self.clock, self.sqs, self.recorder = api, worker, clock, sqs, recorder
+    def __init__(self, api: ApiClient, worker: JobWorker, clock: Clock, dynamodb: Any, sqs: Any) -> None:
+        self.api, self.worker, self.clock, self.dynamodb, self.sqs = api, worker, clock, dynamodb, sqs
 
     def ok(self, reply: support.Reply, *statuses: int) -> Any:
         assert reply.status in (statuses or (200,)), (reply.status, reply.body)
@@ -175,11 +174,9 @@ class World:
         return support.load_handler(spec)(event, LocalLambdaContext(spec.logical_id, spec.timeout))
 
 
-def interventions(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def interventions(w: World) -> None:
     """Create (with and without Idempotency-Key, a replay, a reused key, a
     failed first attempt), every decision, every read, the stats."""
-    from oversight.store.dynamodb import DynamoInterventionStore
-
     api = w.api
     plain = api.create(uow_id="uow-iam", priority="high")
     keyed = {"Idempotency-Key": "iam-create-1"}
@@ -188,11 +185,8 @@ def interventions(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
     assert w.ok(api.post("/interventions", REQUESTER, body, headers=keyed), 201)["id"] == first["id"]
     assert api.post("/interventions", REQUESTER, {**body, "title": "Other"}, headers=keyed).status == 422
 
-    def unavailable(*args: Any, **kwargs: Any) -> None:
-        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "try again"}}, "TransactWriteItems")
-
-    with monkeypatch.context() as patch:  # the first attempt fails: its idempotency record is released
-        patch.setattr(DynamoInterventionStore, "create", unavailable)
+    with Faults() as faults:  # the first attempt fails: its idempotency record is released
+        faults.inject(w.dynamodb, "TransactWriteItems", SERVER_ERROR)
         assert api.post("/interventions", REQUESTER, body, headers={"Idempotency-Key": "iam-create-2"}).status >= 500
     w.ok(api.post("/interventions", REQUESTER, body, headers={"Idempotency-Key": "iam-create-2"}), 201)
 
@@ -213,14 +207,14 @@ def interventions(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
     w.ok(api.get("/health", None))
 
 
-def jobs(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def jobs(w: World) -> None:
     """Submit (plain, cached, keyed, a failed keyed attempt, gated then
     approved / rejected / cancelled), run (output file, a multipart upload
     that fails, a tool that fails until its budget is spent, the stats
     repair), read, list, logs, cancel a running job."""
     from oversight.clock import iso
     from oversight.models import JobStatus
-    from oversight.store.jobs import DynamoJobStore, get_job_store
+    from oversight.store.jobs import get_job_store
 
     api = w.api
     w.ok(api.get("/tools", VIEWER))
@@ -237,11 +231,8 @@ def jobs(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
     keyed = {"Idempotency-Key": "iam-job-1"}
     assert w.submit("recompute_stats", headers=keyed)["id"] == w.submit("recompute_stats", headers=keyed)["id"]
 
-    def unavailable(*args: Any, **kwargs: Any) -> None:
-        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "try again"}}, "TransactWriteItems")
-
-    with monkeypatch.context() as patch:  # the first attempt fails: its idempotency record is released
-        patch.setattr(DynamoJobStore, "create", unavailable)
+    with Faults() as faults:  # the first attempt fails: its idempotency record is released
+        faults.inject(w.dynamodb, "TransactWriteItems", SERVER_ERROR)
         assert api.post("/jobs", REQUESTER, {"tool": "test_echo", "parameters": {"text": "x"}},
                         headers={"Idempotency-Key": "iam-job-2"}).status >= 500  # fmt: skip
     w.submit("test_echo", {"text": "x"}, headers={"Idempotency-Key": "iam-job-2"})
@@ -256,9 +247,8 @@ def jobs(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
     w.ok(api.post(f"/jobs/{pending['id']}/cancel", REQUESTER))
 
     failing = w.submit("test_fail")
-    with breaking_upload_tool():
-        broken = w.submit("test_big_output")
-        w.worker.drain()
+    broken = w.submit("test_big_output")  # a multipart upload that is aborted
+    w.worker.drain()
     assert w.job(failing["id"])["status"] == "FAILED" and w.worker.dead_letters()
     assert w.job(broken["id"])["status"] == "FAILED"
     assert w.job(approved["id"])["status"] == "COMPLETED"
@@ -269,32 +259,6 @@ def jobs(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
     started = before.model_copy(update={"status": JobStatus.RUNNING, "attempts": 1, "started_at": w.clock.current})
     store.transition("acme", before, started, run_deadline=iso(w.clock.current + timedelta(seconds=30)))
     assert w.ok(api.post(f"/jobs/{running['id']}/cancel", REQUESTER))["cancel_requested"] is True
-
-
-@contextlib.contextmanager
-def breaking_upload_tool() -> Iterator[None]:
-    """Registers `test_big_output`, whose output stream breaks after 9 MB:
-    the upload is multipart (over 8 MB) and is aborted; the job fails."""
-    from oversight.tools import ToolError
-    from oversight.tools.registry import DEFAULT_REGISTRY, Tool
-
-    def big_output(params: Any, ctx: Any) -> None:
-        def chunks() -> Iterator[bytes]:
-            for _ in range(9):
-                yield b"x" * (1024 * 1024)
-            raise OSError("the source went away")
-
-        try:
-            ctx.write_output("big.bin", chunks())
-        except OSError as error:
-            raise ToolError(f"output lost: {error}") from None  # final: no retry
-
-    DEFAULT_REGISTRY.register(Tool("test_big_output", "Breaks mid-upload (tests)", jobtools.NoParameters, 30, False,
-                                   big_output))  # fmt: skip
-    try:
-        yield
-    finally:
-        DEFAULT_REGISTRY.unregister("test_big_output")
 
 
 def sweep(w: World) -> None:
@@ -346,10 +310,10 @@ def recorded(aws: Any) -> Iterator[dict[str, set[tuple[str, str]]]]:
     with pytest.MonkeyPatch.context() as monkeypatch, jobtools.registered():
         monkeypatch.setattr(clock_module, "now", clock.now)
         monkeypatch.setattr(support, "load_handler", load_recording)
-        world = World(ApiClient(TEMPLATE, ROOT / "events"), JobWorker(TEMPLATE, sqs), clock, sqs, recorder)
+        world = World(ApiClient(TEMPLATE, ROOT / "events"), JobWorker(TEMPLATE, sqs), clock, client, sqs)
         try:
-            interventions(world, monkeypatch)
-            jobs(world, monkeypatch)
+            interventions(world)
+            jobs(world)
             sweep(world)
         finally:
             recorder.detach()

@@ -38,8 +38,7 @@ def _error_body(error: OversightError) -> str:
 
 
 def error_response(error: OversightError) -> Response:
-    headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, ServiceUnavailable) else None
-    return Response(status_code=error.status, content_type=JSON, body=_error_body(error), headers=headers)
+    return Response(status_code=error.status, content_type=JSON, body=_error_body(error), headers=error.headers)
 
 
 def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -134,14 +133,15 @@ def current_principal(app: APIGatewayHttpResolver) -> Principal:
     return app.context["principal"]
 
 
-def _body_size(event: dict[str, Any]) -> int:
+def _body_bytes(event: dict[str, Any]) -> bytes | None:
+    """The body as sent, a base64 one decoded (once); None if it is not base64."""
     body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        try:
-            return len(base64.b64decode(body, validate=False))
-        except ValueError:
-            return len(body)
-    return len(body.encode("utf-8", "surrogatepass"))
+    if not event.get("isBase64Encoded"):
+        return body.encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(body, validate=True)
+    except ValueError:
+        return None
 
 
 def _authorizer_claims(event: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
@@ -158,17 +158,18 @@ def api_handler(app: APIGatewayHttpResolver, *, public: bool = False) -> Callabl
     @metrics.log_metrics(capture_cold_start_metric=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
-            if _body_size(event) > MAX_BODY_BYTES:
+            sent = _body_bytes(event)
+            if len(sent if sent is not None else event["body"]) > MAX_BODY_BYTES:
                 raise PayloadTooLarge(f"The request body exceeds {MAX_BODY_BYTES} bytes")
             if not public:
                 claims, scopes = _authorizer_claims(event)
                 app.append_context(principal=principal_from_claims(claims, scopes))
-            _read_body_as_json(event)
+            _read_body_as_json(event, sent)
         except OversightError as error:
             app.clear_context()
             return {
                 "statusCode": error.status,
-                "headers": {"Content-Type": JSON},
+                "headers": {"Content-Type": JSON, **(error.headers or {})},
                 "body": _error_body(error),
                 "isBase64Encoded": False,
             }
@@ -177,7 +178,7 @@ def api_handler(app: APIGatewayHttpResolver, *, public: bool = False) -> Callabl
     return lambda_handler
 
 
-def _read_body_as_json(event: dict[str, Any]) -> None:
+def _read_body_as_json(event: dict[str, Any], sent: bytes | None) -> None:
     """The API speaks only JSON: read every body as JSON whatever the
     Content-Type says (curl -d sends form encoding by default), so the
     caller gets field errors about its JSON, not about a form. A body API
@@ -185,10 +186,12 @@ def _read_body_as_json(event: dict[str, Any]) -> None:
     are a validation error, not a crash in the router."""
     if event.get("body") and event.get("isBase64Encoded"):
         try:
-            event["body"] = base64.b64decode(event["body"], validate=True).decode("utf-8")
-        except ValueError:  # binascii.Error and UnicodeDecodeError both are
-            raise ValidationFailed.field(["body"], "The body is not UTF-8 encoded JSON", "json_invalid") from None
-        event["isBase64Encoded"] = False
+            text = sent.decode("utf-8") if sent is not None else None
+        except UnicodeDecodeError:
+            text = None
+        if text is None:
+            raise ValidationFailed.field(["body"], "The body is not UTF-8 encoded JSON", "json_invalid")
+        event["body"], event["isBase64Encoded"] = text, False
     headers = event.get("headers")
     if event.get("body") and isinstance(headers, dict):
         for name in [n for n in headers if n.lower() == "content-type"]:

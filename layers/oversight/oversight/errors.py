@@ -15,6 +15,11 @@ class OversightError(Exception):
         self.message = message
         self.details = details
 
+    @property
+    def headers(self) -> dict[str, str] | None:
+        """Response headers the answer carries besides its body."""
+        return None
+
 
 class Unauthorized(OversightError):
     status, code = 401, "unauthorized"
@@ -81,3 +86,7 @@ class ServiceUnavailable(OversightError):
         self.retry_after_seconds = retry_after_seconds
         self.operation = operation
         self.error_code = error_code
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}

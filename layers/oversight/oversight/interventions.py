@@ -19,6 +19,7 @@ from oversight.models import (
     Intervention,
     InterventionEvent,
     InterventionPage,
+    Job,
     ListInterventionsQuery,
     Status,
 )
@@ -137,7 +138,7 @@ def gate_change(tenant: str, updated: Intervention, action: Action) -> Any:
     return gate_write(tenant, updated, action)
 
 
-def close_gate(tenant: str, intervention_id: str, reason: str = "The job it gates was cancelled") -> Any:
+def close_gate(tenant: str, intervention_id: str, reason: str = "The job it gates was cancelled") -> Job | None:
     """Cancel, as the system, the open approval intervention of a job being
     cancelled, and the job (still AWAITING_APPROVAL) with it, in one
     transaction. Returns the job as cancelled, or None when no open

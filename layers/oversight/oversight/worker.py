@@ -212,16 +212,17 @@ def run_job(tenant: str, job_id: str) -> JobStatus | None:
             # Cancelled while a failing attempt ran: the cancellation wins over a retry.
             outcome = replace(outcome, status=JobStatus.CANCELLED, retryable=False,
                               error=f"Cancelled on request (the attempt had failed: {outcome.error})")  # fmt: skip
-        if outcome.retryable and running.attempts < settings().job_max_receives:
+        retry = outcome.retryable and running.attempts < settings().job_max_receives
+        if retry:
             store.transition(tenant, running, running.model_copy(update={"status": JobStatus.PENDING}))
-            metrics.add_metric(name="JobAttemptFailed", unit=MetricUnit.Count, value=1)
-            raise JobAttemptFailed(outcome.error)
-        status = _finish(store, tenant, running, outcome, context.outputs)
-    except JobAttemptFailed:
-        raise
+        else:
+            status = _finish(store, tenant, running, outcome, context.outputs)
     except Exception as error:
         _give_back(store, tenant, running, error)
         raise  # not acknowledged: SQS delivers the message again
+    if retry:
+        metrics.add_metric(name="JobAttemptFailed", unit=MetricUnit.Count, value=1)
+        raise JobAttemptFailed(outcome.error)
     if status is JobStatus.COMPLETED and tool.cacheable:
         _remember(store, tenant, tool, running)
     if status is JobStatus.FAILED and outcome.retryable:

@@ -22,7 +22,7 @@ from oversight.models import Intervention, InterventionEvent, ListInterventionsQ
 from oversight.store import keys
 from oversight.store.base import InterventionStore, LinkedWrite, Page, StatsStore
 from oversight.store.cursor import decode_cursor, encode_cursor
-from oversight.store.faults import client_config, unprocessed_backoff, unprocessed_fault
+from oversight.store.faults import client_config, unprocessed_fault, unprocessed_rounds
 from oversight.store.marshal import dump_item, load_item
 
 # A filtered list reads ahead in larger steps, but never more than this many
@@ -33,9 +33,6 @@ _JSON_FIELDS = ("context", "response")
 _BATCH_GET_MAX = 100
 RecordT = TypeVar("RecordT", bound=BaseModel)
 _BATCH_WRITE_MAX = 25
-# Batch requests whose items come back unprocessed (throttled) are sent
-# again this many times in all, with a short backoff, then give up.
-_UNPROCESSED_ATTEMPTS = 5
 
 
 @cache
@@ -184,12 +181,10 @@ def write_batch(client: Any, table: str, requests: list[dict[str, Any]]) -> None
     (throttled items) with a short backoff."""
     for start in range(0, len(requests), _BATCH_WRITE_MAX):
         pending = requests[start : start + _BATCH_WRITE_MAX]
-        for attempt in range(_UNPROCESSED_ATTEMPTS):
+        for _ in unprocessed_rounds():
+            pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
             if not pending:
                 break
-            if attempt:
-                unprocessed_backoff(attempt)
-            pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
         if pending:
             raise unprocessed_fault("BatchWriteItem", len(pending))
 
@@ -499,9 +494,7 @@ class DynamoStatsStore(StatsStore):
             pending: dict[str, Any] = {
                 self._table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in wanted[start : start + _BATCH_GET_MAX]]}
             }
-            for attempt in range(_UNPROCESSED_ATTEMPTS):
-                if attempt:
-                    unprocessed_backoff(attempt)
+            for _ in unprocessed_rounds():
                 response = self._client.batch_get_item(RequestItems=pending)
                 for item in response.get("Responses", {}).get(self._table, []):
                     found[(item["pk"]["S"], item["sk"]["S"])] = item

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from botocore.config import Config
@@ -23,6 +24,9 @@ from oversight.errors import ServiceUnavailable
 # TransactWriteItems retries reuse one ClientRequestToken: a retried
 # transaction is not applied twice.
 _ATTEMPTS = 3
+# Batch requests whose items come back unprocessed are sent this many times
+# in all (see unprocessed_rounds), then give up.
+_UNPROCESSED_ATTEMPTS = 5
 
 
 def client_config(**options: Any) -> Config:
@@ -118,7 +122,13 @@ def unprocessed_fault(operation: str, left: int) -> ServiceUnavailable:
     return _unavailable(throttled=True, operation=operation, code=f"Unprocessed:{left}")
 
 
-def unprocessed_backoff(attempt: int) -> None:
-    """Wait before resending unprocessed batch items, as DynamoDB advises:
-    jittered, doubling from 100 ms (at most 1.5 s over four resends)."""
-    time.sleep(random.random() * 0.05 * 2**attempt)
+def unprocessed_rounds() -> Iterator[int]:
+    """The sends of a batch request whose items may come back unprocessed
+    (throttled): the first at once, each resend after a backoff, as DynamoDB
+    advises: jittered, doubling from 100 ms (at most 1.5 s over four
+    resends). The caller stops when nothing is left, or raises
+    `unprocessed_fault` once the rounds are spent."""
+    for attempt in range(_UNPROCESSED_ATTEMPTS):
+        if attempt:
+            time.sleep(random.random() * 0.05 * 2**attempt)
+        yield attempt
