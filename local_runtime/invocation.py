@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from local_runtime.context import LocalLambdaContext
@@ -42,11 +44,16 @@ class LocalFunction:
         self._release(handler)
 
     def invoke(self, event: dict[str, Any]) -> Any:
+        """The handler's result, or an exception where Lambda would report a
+        function error (the handler raised, or its result is one Lambda
+        refuses: InvalidResult)."""
         handler = self._acquire()
         context = LocalLambdaContext(self.spec.logical_id, self.spec.timeout)
         started = time.monotonic()
         try:
-            return handler(event, context)
+            result = handler(event, context)
+            check_result(self.name, result)
+            return result
         finally:
             self._release(handler)
             elapsed = time.monotonic() - started
@@ -70,6 +77,40 @@ class LocalFunction:
     def _release(self, handler: Handler) -> None:
         with self._lock:
             self._idle.append(handler)
+
+
+# Lambda refuses a larger result: "Exceeded maximum allowed payload size
+# (6291556 bytes)", 6 MiB + 100; API Gateway then answers 500.
+MAX_RESULT_BYTES = 6 * 1024 * 1024 + 100
+
+
+class InvalidResult(Exception):
+    """A result the Lambda runtime could not return: not JSON, or too large."""
+
+
+def result_size(result: Any) -> int:
+    """The result's bytes as the Python runtime (3.12+) serialises it:
+    json.dumps with its default separators, Unicode unescaped, Decimal as a
+    number."""
+
+    def decimal(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return float(value) if value % 1 else int(value)
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+    return len(json.dumps(result, ensure_ascii=False, default=decimal).encode())
+
+
+def check_result(function: str, result: Any) -> None:
+    try:
+        size = result_size(result)
+    except (TypeError, ValueError) as error:
+        raise InvalidResult(f"{function} returned a result Lambda cannot serialise: {error}") from error
+    if size > MAX_RESULT_BYTES:
+        raise InvalidResult(
+            f"{function} returned {size} bytes, over Lambda's {MAX_RESULT_BYTES}-byte response limit: "
+            "Lambda would have failed the invocation"
+        )
 
 
 class _PerThread:

@@ -16,7 +16,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from local_runtime.invocation import LocalFunction
+from local_runtime.invocation import InvalidResult, LocalFunction
 from local_runtime.routing import Router, build_http_event
 from local_runtime.tokens import InvalidToken, authorizer_claims, authorizer_scopes, verify_bearer
 
@@ -100,6 +100,11 @@ class HttpApi:
         function = self.functions[match.function.logical_id]
         try:
             result = function.invoke(event)
+        except InvalidResult as error:
+            # The handler succeeded but Lambda could not return its result:
+            # a function error to API Gateway, like an exception.
+            log.error("%s", error)
+            return error_response(500, "internal_error", f"{function.name} failed; see the local runtime's log")
         except Exception:
             log.exception("%s raised", function.name)
             return error_response(500, "internal_error", f"{function.name} raised; see the local runtime's log")

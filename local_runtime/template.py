@@ -4,6 +4,7 @@ routes and environment, for the local runtime and the tests alike."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,34 @@ QUEUE = "AWS::SQS::Queue"
 BUCKET = "AWS::S3::Bucket"
 # The property that names a resource explicitly, when the template sets it.
 _NAME_PROPERTY = {TABLE: "TableName", QUEUE: "QueueName", BUCKET: "BucketName"}
+
+
+# `{{resolve:service:reference}}`, which CloudFormation replaces at deploy
+# time with a value read from Secrets Manager or Parameter Store.
+_DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:([a-z-]+):([^}]*)\}\}")
+
+
+def local_secret_variable(secret: str) -> str:
+    """The environment variable that overrides a secret's local value:
+    CursorSigningSecret -> OVERSIGHT_LOCAL_CURSOR_SIGNING_SECRET."""
+    return "OVERSIGHT_LOCAL_" + re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", secret).upper().replace("-", "_")
+
+
+def _local_dynamic_references(text: str) -> str:
+    """Nothing here to read a secret from: a Secrets Manager reference
+    becomes the secret's local value (the same on every start, so what was
+    signed with it stays valid across restarts), unless its variable
+    (local_secret_variable) is set. Any other reference is refused rather
+    than passed on literally."""
+
+    def local_value(match: re.Match[str]) -> str:
+        service, reference = match.groups()
+        if service != "secretsmanager":
+            raise ValueError(f"the local runtime cannot resolve {match.group(0)}")
+        secret = reference.split(":SecretString", 1)[0].rsplit(":", 1)[-1]  # a name, or an ARN ending in it
+        return os.environ.get(local_secret_variable(secret)) or f"local-{secret}-not-a-secret"
+
+    return _DYNAMIC_REFERENCE.sub(local_value, text)
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -131,9 +160,12 @@ class Template:
                 return self._get_att(*arg)
             if fn == "Fn::Sub":
                 text = arg if isinstance(arg, str) else arg[0]
-                return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub_var(m.group(1)), text)
+                substituted = re.sub(r"\$\{([^}]+)\}", lambda m: self._sub_var(m.group(1)), text)
+                return _local_dynamic_references(substituted)
         if isinstance(value, (int, float)):
             return str(value)
+        if isinstance(value, str):
+            return _local_dynamic_references(value)
         return value
 
     def _sub_var(self, name: str) -> str:

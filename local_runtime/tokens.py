@@ -5,6 +5,7 @@ function in the form API Gateway gives them."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import warnings
@@ -16,6 +17,10 @@ from jwt.warnings import InsecureKeyLengthWarning
 SECRET_ENV = "OVERSIGHT_LOCAL_JWT_SECRET"
 DEFAULT_SECRET = "local-dev-secret"
 LIFETIME_SECONDS = 12 * 3600
+# RFC 7519 NumericDate claims. PyJWT accepts `"exp": "9999999999"` (it calls
+# int() on it) and `true` as 1; API Gateway refuses any non-number.
+_NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
+_JSON_TYPES = {str: "a string", bool: "a boolean", list: "an array", dict: "an object", type(None): "null"}
 
 # The default secret is short, and public on purpose: local tokens guard
 # nothing but a developer's emulated data.
@@ -59,6 +64,12 @@ def verify_bearer(authorization: str | None, secret: str) -> dict[str, Any]:
     if not token:
         raise InvalidToken("A bearer token is required")
     try:
+        # Signature first, the time claims' types next, their values last.
+        unchecked_times = {"verify_exp": False, "verify_nbf": False, "verify_iat": False}
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], options={"require": ["exp"], "verify_aud": False, **unchecked_times}
+        )
+        _require_numeric_dates(claims)
         return jwt.decode(
             token, secret, algorithms=["HS256"], options={"require": ["exp"], "verify_aud": False}
         )
@@ -68,6 +79,17 @@ def verify_bearer(authorization: str | None, secret: str) -> dict[str, Any]:
         raise InvalidToken("The token's signature is invalid") from error
     except jwt.PyJWTError as error:
         raise InvalidToken(f"The token is invalid: {error}") from error
+
+
+def _require_numeric_dates(claims: dict[str, Any]) -> None:
+    for name in _NUMERIC_DATE_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            # The JSON type, not the value: the message goes into a response header.
+            kind = _JSON_TYPES.get(type(value), "a non-finite number")
+            raise InvalidToken(f"The token's {name} claim must be a number (seconds since the epoch), not {kind}")
 
 
 def _claim_text(value: Any) -> str:

@@ -24,6 +24,8 @@ tool = TEST_TOOLS.tool
 RUNS: dict[str, int] = {}
 STARTED = threading.Event()
 RELEASE = threading.Event()
+# Ids of the jobs whose test_cooperative run has begun (many run at once).
+RUNNING_JOBS: set[str] = set()
 
 
 class EchoParameters(BaseModel):
@@ -85,6 +87,23 @@ def wait(params: WaitParameters, ctx: RunContext) -> str:
     return "waited"
 
 
+class CooperativeParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seconds: float
+
+
+@tool(name="test_cooperative", description="Runs for a given time, checking for cancellation (tests)",
+      parameters=CooperativeParameters, timeout_seconds=20, cacheable=False)  # fmt: skip
+def cooperative(params: CooperativeParameters, ctx: RunContext) -> str:
+    RUNNING_JOBS.add(ctx.job_id)
+    deadline = time.monotonic() + params.seconds
+    while time.monotonic() < deadline:
+        if ctx.cancelled():
+            raise JobCancelled()
+        time.sleep(0.005)
+    return "ran"
+
+
 @tool(name="test_crash_on_release", description="Fails once released, cancelled or not (tests)",
       parameters=NoParameters, timeout_seconds=20, cacheable=False)  # fmt: skip
 def crash_on_release(params: NoParameters, ctx: RunContext) -> None:
@@ -127,6 +146,7 @@ def reset() -> None:
     RUNS.clear()
     STARTED.clear()
     RELEASE.clear()
+    RUNNING_JOBS.clear()
 
 
 def queue_counts(sqs: Any, name: str = "JobQueue") -> dict[str, str]:

@@ -9,6 +9,7 @@ from oversight.api import api_handler, build_resolver, current_principal, json_r
 from oversight.contract import responses
 from oversight.interventions import create_intervention
 from oversight.models import Intervention, CreateInterventionRequest
+from oversight.replays import watch_replays
 
 app = build_resolver()
 
@@ -20,10 +21,14 @@ IdempotencyKey = Annotated[
 
 @app.post("/interventions", operation_id="createIntervention", tags=["interventions"],
           summary="Raise an intervention request",
-          responses=responses(201, "Created (or the first response, replayed for the same Idempotency-Key)", 409, 413))
+          responses=responses(201, "Created (or the first response, replayed for the same Idempotency-Key)", 409, 413,
+                              replayable=True))
 def post_intervention(body: CreateInterventionRequest, idempotency_key: IdempotencyKey = None) -> Response[Intervention]:
-    created = create_intervention(current_principal(app), body, idempotency_key, app.lambda_context)
-    return json_response(201, created)
+    with watch_replays() as replay:
+        created = create_intervention(current_principal(app), body, idempotency_key, app.lambda_context)
+    response = json_response(201, created)
+    response.headers.update(replay.headers)
+    return response
 
 
 lambda_handler = api_handler(app)

@@ -48,9 +48,13 @@ def get_route(id: str) -> Response[Intervention]:
 
 @app.get("/interventions/<id>/events", operation_id="listInterventionEvents", tags=["interventions"],
          summary="Audit trail, oldest first",
-         responses=responses(200, "Every change, oldest first", 404))
-def events_route(id: str) -> Response[EventList]:
-    return json_response(200, intervention_events(current_principal(app), id))
+         responses=responses(200, "A page of the changes, oldest first", 404))
+def events_route(
+    id: str,
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
+) -> Response[EventList]:
+    return json_response(200, intervention_events(current_principal(app), id, limit, cursor))
 
 
 lambda_handler = api_handler(app)

@@ -10,6 +10,7 @@ from oversight.api import api_handler, build_resolver, current_principal, json_r
 from oversight.contract import responses
 from oversight.jobs import cancel_job, get_job, job_logs, list_jobs, list_tools, submit_job
 from oversight.models import Job, JobLogPage, JobPage, JobStatus, SubmitJobRequest, ToolList
+from oversight.replays import watch_replays
 
 app = build_resolver()
 
@@ -30,9 +31,14 @@ def tools() -> Response[ToolList]:
 
 @app.post("/jobs", operation_id="submitJob", tags=["jobs"],
           summary="Run a tool asynchronously, optionally behind an approval",
-          responses=responses(202, "Accepted: queued, awaiting approval, or answered from the cache", 409, 413))
+          responses=responses(202, "Accepted: queued, awaiting approval, or answered from the cache", 409, 413,
+                              replayable=True))
 def post_job(body: SubmitJobRequest, idempotency_key: IdempotencyKey = None) -> Response[Job]:
-    return json_response(202, submit_job(current_principal(app), body, idempotency_key, app.lambda_context))
+    with watch_replays() as replay:
+        job = submit_job(current_principal(app), body, idempotency_key, app.lambda_context)
+    response = json_response(202, job)
+    response.headers.update(replay.headers)
+    return response
 
 
 @app.get("/jobs", operation_id="listJobs", tags=["jobs"],

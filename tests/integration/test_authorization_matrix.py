@@ -802,9 +802,9 @@ BODIES = {
     "POST /interventions/{id}/reject": {"reason": "Not this one"},
     "POST /interventions/{id}/cancel": {"reason": "Not needed"},
     "POST /interventions/{id}/complete": {"reason": "Done"},
-    "POST /jobs": {"tool": "recompute_stats", "parameters": {}},
+    "POST /jobs": {"tool": "export_interventions", "parameters": {}, "use_cache": False},
 }
-JOB = {"tool": "recompute_stats", "parameters": {}}
+JOB = {"tool": "export_interventions", "parameters": {}, "use_cache": False}
 
 
 def template_routes() -> set[str]:

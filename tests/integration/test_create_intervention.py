@@ -171,3 +171,16 @@ def test_replay_is_byte_identical_with_a_nested_context(api):
     first, again = (api.post("/interventions", REQUESTER, body, headers=headers) for _ in range(2))
     assert first.raw["body"] == again.raw["body"]
     assert first.body["context"] == body["context"]
+
+
+def test_a_replay_is_marked_idempotent_replayed_and_the_first_answer_is_not(api):
+    headers = {"Idempotency-Key": "marked"}
+    first, again, third = (api.post("/interventions", REQUESTER, BODY, headers=headers) for _ in range(3))
+    assert first.status == again.status == third.status == 201
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == third.headers["idempotent-replayed"] == "true"
+    assert again.body == first.body
+    # Unkeyed creates and a new key are first answers, however many came before.
+    assert "idempotent-replayed" not in api.post("/interventions", REQUESTER, BODY).headers
+    fresh = api.post("/interventions", REQUESTER, BODY, headers={"Idempotency-Key": "marked-2"})
+    assert fresh.status == 201 and "idempotent-replayed" not in fresh.headers

@@ -7,12 +7,16 @@ each request (and each presigned URL) made while a function's handler runs,
 as the IAM action and resource AWS would authorise it against. Then, per
 function: every recorded request is allowed by the function's statements
 (Allow, and no Deny), and every granted (action, resource) was used by
-some path, save the few listed in NOT_EXERCISED with the reason."""
+some path, save the few listed in NOT_EXERCISED with the reason. The same
+holds for key prefixes: each request's dynamodb:LeadingKeys (every item of
+a transaction or batch) must satisfy the statement's condition, and every
+granted prefix must have been used, save those in KEYS_AWAITING_CODE."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,13 +32,21 @@ from local_runtime.context import LocalLambdaContext
 from local_runtime.template import ACCOUNT, REGION, create_buckets, create_queues, create_tables
 from tests.conftest import ROOT, TEMPLATE
 from tests.integration.test_faults import SERVER_ERROR, Faults
-from tests.support import OPERATOR, REQUESTER, VIEWER, ApiClient, Clock, JobWorker
+from tests.support import ADMIN, OPERATOR, REQUESTER, VIEWER, ApiClient, Clock, JobWorker
 
 FUNCTIONS = [spec.logical_id for spec in TEMPLATE.functions()]
 
 # Granted, needed in AWS, but not reached by the paths below:
 # {function: {(action, logical id of the resource): why}}. None today.
 NOT_EXERCISED: dict[str, dict[tuple[str, str], str]] = {}
+
+# Key prefixes granted for items no path below touches yet:
+# {function: {(action, pattern): why}}.
+KEYS_AWAITING_CODE: dict[str, dict[tuple[str, str], str]] = {
+    "RunJobFunction": {
+        ("dynamodb:UpdateItem", "T#*#RESP#*"): "recompute_stats rebuilds the per-user responder items",
+    },
+}
 
 _TRANSACTION_ACTIONS = {
     "Put": "PutItem",
@@ -78,15 +90,86 @@ def iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[t
     raise AssertionError(f"no IAM mapping for {service}.{operation}: add one")
 
 
+def _partition_attributes() -> dict[str, str]:
+    """The partition-key attribute of each table and index ARN (what
+    dynamodb:LeadingKeys holds: a Query on an index names the index's)."""
+    attributes = {}
+    for logical_id, table in TEMPLATE.of_type("AWS::DynamoDB::Table").items():
+        props = table["Properties"]
+        arn = table_arn(TEMPLATE.physical_name(logical_id))
+        (attributes[arn],) = [k["AttributeName"] for k in props["KeySchema"] if k["KeyType"] == "HASH"]
+        for index in props.get("GlobalSecondaryIndexes", []):
+            (attributes[f"{arn}/index/{index['IndexName']}"],) = [
+                k["AttributeName"] for k in index["KeySchema"] if k["KeyType"] == "HASH"
+            ]
+    return attributes
+
+
+PARTITION_ATTRIBUTES = _partition_attributes()
+
+
+def _key_value(attribute: str, key: dict[str, Any]) -> str:
+    (value,) = key[attribute].values()
+    return str(value)
+
+
+def _queried_partition(attribute: str, params: dict[str, Any]) -> str:
+    names = params.get("ExpressionAttributeNames", {})
+    for name, placeholder in re.findall(r"([#\w]+)\s*=\s*(:\w+)", params["KeyConditionExpression"]):
+        if names.get(name, name) == attribute:
+            return _key_value(placeholder, params["ExpressionAttributeValues"])
+    raise AssertionError(f"no partition key condition on {attribute}: {params['KeyConditionExpression']}")
+
+
+def leading_keys(operation: str, resource: str, body: dict[str, Any]) -> frozenset[str]:
+    """dynamodb:LeadingKeys of one authorised DynamoDB request: the partition
+    keys it touches (every item of a batch; a Query's, on the index it reads)."""
+    attribute = PARTITION_ATTRIBUTES[resource]
+    if operation == "Query":
+        return frozenset({_queried_partition(attribute, body)})
+    if operation == "BatchGetItem":
+        return frozenset(_key_value(attribute, key) for key in body["Keys"])
+    if operation == "BatchWriteItem":
+        return frozenset(
+            _key_value(attribute, request.get("PutRequest", {}).get("Item") or request["DeleteRequest"]["Key"])
+            for request in body
+        )
+    return frozenset({_key_value(attribute, body.get("Key") or body["Item"])})
+
+
+def keyed_requests(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str, frozenset[str]]]:
+    """`iam_requests` with the dynamodb:LeadingKeys each is authorised with
+    (empty outside DynamoDB). A transaction's items, each its own request."""
+    if service != "dynamodb":
+        return [(action, resource, frozenset()) for action, resource in iam_requests(service, operation, params)]
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        requests = []
+        for item in params["TransactItems"]:
+            for kind, body in item.items():
+                action = "GetItem" if kind == "Get" else _TRANSACTION_ACTIONS[kind]
+                resource = table_arn(body["TableName"])
+                requests.append((f"dynamodb:{action}", resource, leading_keys(action, resource, body)))
+        return requests
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        return [
+            (f"dynamodb:{operation}", table_arn(table), leading_keys(operation, table_arn(table), body))
+            for table, body in params["RequestItems"].items()
+        ]
+    ((action, resource),) = iam_requests(service, operation, params)
+    return [(action, resource, leading_keys(operation, resource, params))]
+
+
 class CallRecorder:
     """Records, per function, the IAM (action, resource) of every request
-    made while that function's handler runs. `before-parameter-build` fires
-    for API calls and for presigned URLs alike."""
+    made while that function's handler runs, and the same with the
+    request's dynamodb:LeadingKeys. `before-parameter-build` fires for API
+    calls and for presigned URLs alike."""
 
     def __init__(self, clients: list[Any]) -> None:
         self.clients = clients
         self.current: str | None = None
         self.calls: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self.keyed: dict[str, set[tuple[str, str, frozenset[str]]]] = defaultdict(set)
         for client in clients:
             client.meta.events.register("before-parameter-build", self._record)
 
@@ -94,6 +177,7 @@ class CallRecorder:
         if self.current is not None:
             service = model.service_model.service_name
             self.calls[self.current].update(iam_requests(service, model.name, params))
+            self.keyed[self.current].update(keyed_requests(service, model.name, params))
 
     def detach(self) -> None:
         for client in self.clients:
@@ -112,7 +196,8 @@ def policy(logical_id: str) -> list[dict[str, Any]]:
     resolved = []
     for document in TEMPLATE.resources[logical_id]["Properties"].get("Policies", []):
         for statement in document["Statement"]:
-            entry = {"Sid": statement.get("Sid", ""), "Effect": statement["Effect"], "Action": statement["Action"]}
+            entry = {"Sid": statement.get("Sid", ""), "Effect": statement["Effect"], "Action": statement["Action"],
+                     "Condition": statement.get("Condition", {})}  # fmt: skip
             if isinstance(entry["Action"], str):
                 entry["Action"] = [entry["Action"]]
             for key in ("Resource", "NotResource"):
@@ -131,11 +216,39 @@ def _matches(statement: dict[str, Any], action: str, resource: str) -> bool:
     return any(fnmatch.fnmatchcase(resource, pattern) for pattern in statement["Resource"])
 
 
-def allowed(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
-    """IAM's verdict for one request: an Allow matches and no Deny does."""
-    if any(s["Effect"] == "Deny" and _matches(s, action, resource) for s in statements):
+def string_like(pattern: str, value: str) -> bool:
+    """IAM's StringLike: `*` any run of characters (`#` too), `?` one; case-sensitive."""
+    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.fullmatch(regex, value, re.DOTALL) is not None
+
+
+def key_patterns(statement: dict[str, Any]) -> list[str] | None:
+    """The dynamodb:LeadingKeys patterns a statement is conditioned on (None
+    without one). Only the one condition the template uses is understood."""
+    condition = statement.get("Condition") or {}
+    if not condition:
+        return None
+    assert set(condition) == {"ForAllValues:StringLike"}, f"no evaluator for {condition}: add one"
+    (patterns,) = condition["ForAllValues:StringLike"].values()
+    assert set(condition["ForAllValues:StringLike"]) == {"dynamodb:LeadingKeys"}, condition
+    return patterns if isinstance(patterns, list) else [patterns]
+
+
+def _conditions_hold(statement: dict[str, Any], keys: frozenset[str] | None) -> bool:
+    patterns = key_patterns(statement)
+    if patterns is None or keys is None:
+        return True
+    # ForAllValues: every key of the request (each item of a batch) matches a pattern.
+    return all(any(string_like(p, key) for p in patterns) for key in keys)
+
+
+def allowed(statements: list[dict[str, Any]], action: str, resource: str, keys: frozenset[str] | None = None) -> bool:
+    """IAM's verdict for one request: an Allow matches and no Deny does.
+    With `keys` (the request's dynamodb:LeadingKeys), conditions count too."""
+    if any(s["Effect"] == "Deny" and _matches(s, action, resource) and _conditions_hold(s, keys) for s in statements):
         return False
-    return any(s["Effect"] == "Allow" and _matches(s, action, resource) for s in statements)
+    return any(s["Effect"] == "Allow" and _matches(s, action, resource) and _conditions_hold(s, keys)
+               for s in statements)  # fmt: skip
 
 
 def grants(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
@@ -161,9 +274,9 @@ class World:
         return reply.body
 
     def submit(self, tool: str, parameters: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-               **options: Any) -> dict[str, Any]:  # fmt: skip
+               as_: dict[str, Any] = REQUESTER, **options: Any) -> dict[str, Any]:  # fmt: skip
         body = {"tool": tool, "parameters": parameters or {}, **options}
-        return self.ok(self.api.post("/jobs", REQUESTER, body, headers=headers), 202)
+        return self.ok(self.api.post("/jobs", as_, body, headers=headers), 202)
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self.ok(self.api.get(f"/jobs/{job_id}", VIEWER))
@@ -229,7 +342,8 @@ def jobs(w: World) -> None:
     w.ok(api.get("/jobs?status=COMPLETED&tool=export_interventions", VIEWER))
 
     keyed = {"Idempotency-Key": "iam-job-1"}
-    assert w.submit("recompute_stats", headers=keyed)["id"] == w.submit("recompute_stats", headers=keyed)["id"]
+    assert w.submit("recompute_stats", headers=keyed, as_=ADMIN)["id"] == w.submit(
+        "recompute_stats", headers=keyed, as_=ADMIN)["id"]  # fmt: skip
 
     with Faults() as faults:  # the first attempt fails: its idempotency record is released
         faults.inject(w.dynamodb, "TransactWriteItems", SERVER_ERROR)
@@ -281,7 +395,7 @@ def sweep(w: World) -> None:
 
 # ---------------------------------------------------------------- the run
 @pytest.fixture(scope="module")
-def recorded(aws: Any) -> Iterator[dict[str, set[tuple[str, str]]]]:
+def recording(aws: Any) -> Iterator[CallRecorder]:
     """Every path above, once, in one fresh account (this module's fixtures
     mirror conftest's function-scoped ones)."""
     _, client, sqs, s3 = aws
@@ -317,7 +431,12 @@ def recorded(aws: Any) -> Iterator[dict[str, set[tuple[str, str]]]]:
             sweep(world)
         finally:
             recorder.detach()
-    yield dict(recorder.calls)
+    yield recorder
+
+
+@pytest.fixture(scope="module")
+def recorded(recording: CallRecorder) -> dict[str, set[tuple[str, str]]]:
+    return dict(recording.calls)
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -346,3 +465,89 @@ def test_the_paths_reached_every_function(recorded):
     silent = [f for f in FUNCTIONS if f != "HealthFunction" and not recorded.get(f)]
     assert not silent, silent
     assert "HealthFunction" not in recorded  # no AWS calls at all
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_call_stays_inside_its_granted_key_prefixes(recording, function):
+    """dynamodb:LeadingKeys evaluated against the partition keys of every
+    recorded request: each item of a transaction as its own request, every
+    key of a batch at once (ForAllValues), an index Query by the index's key."""
+    statements = policy(function)
+    conditioned = [s for s in statements if key_patterns(s) is not None]
+    main_table = table_arn(TEMPLATE.physical_name("OversightTable"))
+    calls = recording.keyed.get(function, set())
+    unbounded = sorted(
+        {(action, resource.rsplit(":", 1)[-1]) for action, resource, keys in calls
+         if resource.startswith(main_table) and not allowed(conditioned, action, resource, keys)}
+    )  # fmt: skip
+    assert not unbounded, f"{function} reaches the main table through grants with no key prefixes: {unbounded}"
+    refused = sorted(
+        (action, resource.rsplit(":", 1)[-1], sorted(keys))
+        for action, resource, keys in calls
+        if not allowed(statements, action, resource, keys)
+    )
+    assert not refused, f"{function} touches keys its policy does not grant: {refused[:5]}"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_granted_key_prefix_is_used(recording, function):
+    """No pattern is broader than the code needs: each (action, resource,
+    pattern) of a conditioned grant matched a key some path used."""
+    calls = recording.keyed.get(function, set())
+    main_table = table_arn(TEMPLATE.physical_name("OversightTable"))
+    if any(resource.startswith(main_table) for _, resource, _ in calls):
+        assert any(key_patterns(s) for s in policy(function)), f"{function} holds no key-prefix condition at all"
+    awaiting = KEYS_AWAITING_CODE.get(function, {})
+    unused, used_awaiting = [], []
+    for statement in policy(function):
+        patterns = key_patterns(statement)
+        if statement["Effect"] != "Allow" or patterns is None:
+            continue
+        for action in statement["Action"]:
+            for resource in statement["Resource"]:
+                for pattern in patterns:
+                    used = any(
+                        a == action and fnmatch.fnmatchcase(r, resource) and any(string_like(pattern, k) for k in keys)
+                        for a, r, keys in calls
+                    )
+                    if (action, pattern) in awaiting:
+                        if used:
+                            used_awaiting.append((action, pattern))
+                    elif not used:
+                        unused.append((statement["Sid"], action, resource.rsplit(":", 1)[-1], pattern))
+    assert not unused, f"{function} is granted key prefixes no path used: {unused}"
+    assert not used_awaiting, (
+        f"{function}: prefixes awaiting code are in fact used (drop them from KEYS_AWAITING_CODE): {used_awaiting}"
+    )
+
+
+def test_a_request_outside_the_granted_prefixes_is_refused():
+    """The evaluator itself: a batch with one key outside the prefixes is
+    refused whole; a transaction is judged item by item, each as its action."""
+    stats = policy("ReadStatsFunction")
+    table = table_arn(TEMPLATE.physical_name("OversightTable"))
+    assert allowed(stats, "dynamodb:BatchGetItem", table, frozenset({"T#acme#STATS#0", "T#acme#STATS#3"}))
+    assert not allowed(stats, "dynamodb:BatchGetItem", table, frozenset({"T#acme#STATS#0", "T#acme#INT#x"}))
+    assert not allowed(stats, "dynamodb:BatchGetItem", table, frozenset({"T#acme#JOB#x"}))
+
+    create = policy("CreateInterventionFunction")
+    transaction = {"TransactItems": [
+        {"Put": {"TableName": "OversightTable", "Item": {"pk": {"S": "T#acme#INT#1"}, "sk": {"S": "#META"}}}},
+        {"Update": {"TableName": "OversightTable", "Key": {"pk": {"S": "T#acme#INT#1"}, "sk": {"S": "#META"}}}},
+        {"Update": {"TableName": "OversightTable", "Key": {"pk": {"S": "T#acme#STATS#2"}, "sk": {"S": "TOTAL"}}}},
+    ]}  # fmt: skip
+    requests = keyed_requests("dynamodb", "TransactWriteItems", transaction)
+    verdicts = [(action, sorted(keys), allowed(create, action, resource, keys)) for action, resource, keys in requests]
+    assert verdicts == [
+        ("dynamodb:PutItem", ["T#acme#INT#1"], True),
+        ("dynamodb:UpdateItem", ["T#acme#INT#1"], False),  # create updates counters only
+        ("dynamodb:UpdateItem", ["T#acme#STATS#2"], True),
+    ]
+
+    sweep = policy("SweepFunction")
+    query = {"TableName": "OversightTable", "IndexName": "gsi3",
+             "KeyConditionExpression": "gsi3pk = :p AND gsi3sk <= :u",
+             "ExpressionAttributeValues": {":p": {"S": "DUE#1"}, ":u": {"S": "2026"}}}  # fmt: skip
+    ((action, resource, keys),) = keyed_requests("dynamodb", "Query", query)
+    assert keys == {"DUE#1"} and allowed(sweep, action, resource, keys)
+    assert not allowed(sweep, action, resource, frozenset({"T#acme#INT#S#PENDING"}))

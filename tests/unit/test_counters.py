@@ -4,7 +4,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from oversight.counters import (
-    RESOLUTION_BUCKETS,
+    RESOLUTION_BUCKET_COUNT,
+    RESOLUTION_BUCKET_FLOORS,
     bucket_of,
     intervention_stats,
     on_created,
@@ -38,7 +39,7 @@ def test_decision_moves_one_count_and_records_resolution_on_the_decision_day():
     delta = on_transition(before, after)
     assert delta.totals == Counter(
         {"i_status_PENDING": -1, "i_status_APPROVED": 1, "i_res_count": 1, "i_res_sum": 120.0,
-         f"i_res_b{bucket_of(120)}": 1, "r:ana": 1}
+         f"i_res_h{bucket_of(120)}_n": 1, f"i_res_h{bucket_of(120)}_s": 120.0, "r:ana": 1}
     )  # fmt: skip
     assert delta.daily == {"2026-11-24": Counter(approved=1)}
 
@@ -57,19 +58,29 @@ def test_expiry_counts_no_responder():
     assert not any(name.startswith("r:") for name in on_transition(make(), expired).totals)
 
 
-@pytest.mark.parametrize(("seconds", "bucket"), [(0, 0), (10, 0), (10.001, 1), (2_592_000, 18), (3_000_000, 19)])
+@pytest.mark.parametrize(
+    ("seconds", "bucket"), [(0, 0), (0.0004, 1), (0.001, 1), (0.00105, 2), (2_592_000, 553), (3_000_000, 553)]
+)
 def test_buckets(seconds, bucket):
-    assert bucket_of(seconds) == bucket and len(RESOLUTION_BUCKETS) == 19
+    assert bucket_of(seconds) == bucket and RESOLUTION_BUCKET_COUNT == 554
 
 
-def test_percentiles_interpolate_within_the_bucket():
-    histogram = [0] * 20
-    histogram[bucket_of(45)] = 10  # ten values in (30, 60]
-    assert percentile(histogram, 0.5) == 45.0
-    assert percentile(histogram, 0.95) == 58.5
-    assert percentile([0] * 20, 0.5) is None
-    overflow = [0] * 19 + [4]
-    assert percentile(overflow, 0.5) == float(RESOLUTION_BUCKETS[-1])
+def test_every_bucket_spans_at_most_four_percent():
+    floors = RESOLUTION_BUCKET_FLOORS
+    assert floors[0] == 0.001 and floors[-1] < 2_592_000 <= floors[-1] * 1.04
+    assert max(upper / lower for lower, upper in zip(floors, floors[1:])) <= 1.04 + 1e-12
+
+
+def test_percentile_is_the_mean_of_the_bucket_holding_the_rank():
+    # Ten values in one bucket [45.0, 46.8): the rank's bucket answers its mean.
+    values = [45.0 + n * 0.1 for n in range(10)]
+    totals = Counter()
+    for seconds in values:
+        totals[f"i_res_h{bucket_of(seconds)}_n"] += 1
+        totals[f"i_res_h{bucket_of(seconds)}_s"] += seconds
+    assert len({bucket_of(v) for v in values}) == 1
+    assert percentile(totals, 0.5) == percentile(totals, 0.95) == round(sum(values) / 10, 3)
+    assert percentile(Counter(), 0.5) is None
 
 
 def test_stats_list_every_enum_value_and_rank_responders():

@@ -79,3 +79,25 @@ def test_claims_reach_the_function_as_api_gateway_passes_them() -> None:
 def test_the_scope_claim_becomes_the_scopes_list() -> None:
     assert authorizer_scopes({"scope": "oversight/admin oversight/viewer"}) == ["oversight/admin", "oversight/viewer"]
     assert authorizer_scopes({"sub": "alice"}) is None
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        ({"exp": "9999999999"}, "exp claim must be a number"),
+        ({"exp": True}, "exp claim must be a number"),
+        ({"exp": 2**40, "nbf": "0"}, "nbf claim must be a number"),
+        ({"exp": 2**40, "iat": "1700000000"}, "iat claim must be a number"),
+        ({"exp": 2**40, "iat": False}, "iat claim must be a number"),
+        ({"exp": [2**40]}, "exp claim must be a number"),
+    ],
+    ids=["string exp", "boolean exp", "string nbf", "string iat", "boolean iat", "array exp"],
+)
+def test_time_claims_that_are_not_numbers_are_refused(claims: dict, message: str) -> None:
+    """PyJWT takes `"exp": "9999999999"` for a number; API Gateway does not.
+    The same claims as numbers, fractional ones included, are accepted."""
+    token = jwt.encode({"sub": "alice", **claims}, SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken, match=message):
+        verify_bearer(f"Bearer {token}", SECRET)
+    numbers = {name: time.time() + (60.5 if name == "exp" else -0.5) for name in claims}
+    assert verify_bearer(jwt.encode({"sub": "alice", **numbers}, SECRET, algorithm="HS256"), SECRET)["sub"] == "alice"

@@ -123,8 +123,10 @@ def test_sweep_runs_every_minute_alone_and_only_the_sweep_may_delete_records():
 
 
 def test_stats_function_reads_only_counters():
-    (statement,) = allows("ReadStatsFunction")
-    assert statement["Action"] == ["dynamodb:BatchGetItem"]
+    """The counter shards (BatchGetItem) and the top responders (a Query of gsi4)."""
+    batch, query = allows("ReadStatsFunction")
+    assert batch["Action"] == ["dynamodb:BatchGetItem"]
+    assert query["Action"] == ["dynamodb:Query"] and query["Resource"] == {"Fn::Sub": "${OversightTable.Arn}/index/gsi4"}
 
 
 # ---------------------------------------------------------------- settings kept
@@ -253,3 +255,71 @@ def test_dashboard_shows_api_functions_queues_tables_and_sweep():
     for metric in ("ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits"):
         assert ("AWS/DynamoDB", metric, "TableName", "OversightTable") in shown
     assert "ThrottledRequests" in body and ("AWS/Lambda", "Invocations", "FunctionName", "SweepFunction") in shown
+
+
+# ---------------------------------------------------------------- key prefixes, Cognito, bucket
+def key_prefixes(statement):
+    """The dynamodb:LeadingKeys patterns of a statement (None without a condition)."""
+    condition = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
+    patterns = condition.get("dynamodb:LeadingKeys")
+    return None if patterns is None else as_list(patterns)
+
+
+def on_main_table(statement):
+    return "OversightTable" in json.dumps(statement.get("Resource"))
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=by_id)
+def test_every_main_table_grant_is_bound_to_key_prefixes(spec):
+    """ForAllValues (every key of a batch must match, not just one) on
+    entity prefixes: a tenant's whole key space (`T#*`) or anything would be
+    no narrowing at all."""
+    for statement in allows(spec.logical_id):
+        if not on_main_table(statement):
+            continue
+        assert set(statement.get("Condition", {})) == {"ForAllValues:StringLike"}, (spec.logical_id, statement["Sid"])
+        patterns = key_prefixes(statement)
+        assert patterns, (spec.logical_id, statement["Sid"])
+        for pattern in patterns:
+            assert re.fullmatch(r"(T#\*#[A-Z]+(#[A-Z#]*\*?)?|[A-Z]+#\*)", pattern), (spec.logical_id, pattern)
+
+
+def grants_of(logical_id, action):
+    return [key_prefixes(s) for s in allows(logical_id) if action in s["Action"] and on_main_table(s)]
+
+
+def test_stats_reads_only_counter_items_and_create_updates_only_counters():
+    assert grants_of("ReadStatsFunction", "dynamodb:BatchGetItem") == [["T#*#STATS#*"]]
+    assert grants_of("ReadStatsFunction", "dynamodb:Query") == [["T#*#RESP"]]  # gsi4's partition
+    assert grants_of("CreateInterventionFunction", "dynamodb:UpdateItem") == [["T#*#STATS#*"]]
+    # Its puts: the intervention and its event (one partition).
+    assert grants_of("CreateInterventionFunction", "dynamodb:PutItem") == [["T#*#INT#*"]]
+
+
+def test_the_sweep_finds_work_only_in_the_schedule_partitions():
+    (patterns,) = [key_prefixes(s) for s in allows("SweepFunction") if "index/gsi3" in json.dumps(s["Resource"])]
+    assert set(patterns) == {"DUE#*", "PURGE#*", "JOBQ#*", "JOBRUN#*", "JOBPURGE#*"}
+
+
+def test_cognito_users_cannot_sign_themselves_up():
+    """An administrator creates every user, with its immutable tenant."""
+    pool = TEMPLATE.resources["UserPool"]["Properties"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    tenant = {a["Name"]: a for a in pool["Schema"]}["tenant"]
+    assert tenant["Mutable"] is False
+    client = TEMPLATE.resources["UserPoolClient"]["Properties"]
+    assert "custom:tenant" not in client["WriteAttributes"]
+
+
+def test_the_output_bucket_refuses_requests_without_tls():
+    (bucket_policy,) = [
+        r["Properties"] for r in TEMPLATE.of_type("AWS::S3::BucketPolicy").values()
+        if r["Properties"]["Bucket"] == {"Ref": "OutputBucket"}
+    ]  # fmt: skip
+    (deny,) = [s for s in bucket_policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Principal"] == "*" and as_list(deny["Action"]) == ["s3:*"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert {json.dumps(r, sort_keys=True) for r in deny["Resource"]} == {
+        json.dumps({"Fn::GetAtt": ["OutputBucket", "Arn"]}, sort_keys=True),
+        json.dumps({"Fn::Sub": "${OutputBucket.Arn}/*"}, sort_keys=True),
+    }

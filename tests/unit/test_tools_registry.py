@@ -135,3 +135,36 @@ def test_cancellation_can_be_flipped_or_scheduled():
     scheduled = RecordingRunContext(cancel_after=2)
     assert [scheduled.cancelled() for _ in range(4)] == [False, False, True, True]
     assert scheduled.cancel_checks == 4
+
+
+# ------------------------------------------------- required role, redaction
+def test_the_decorator_passes_a_required_role_and_a_redaction():
+    registry = ToolRegistry()
+    registry.tool(name="greet", description="Say hello", parameters=Greeting, timeout_seconds=5, cacheable=False,
+                  required_role="legal", redact=lambda p: {**p, "name": "[redacted]"})(greet)  # fmt: skip
+    registered = registry.get("greet")
+    assert registered.required_role == "legal"
+    assert registered.shown_parameters({"name": "ana"}) == {"name": "[redacted]"}
+    plain = Tool("plain", "d", Greeting, 5, False, greet)
+    assert plain.required_role is None and plain.shown_parameters({"name": "ana"}) == {"name": "ana"}
+
+
+@pytest.mark.parametrize("role", ["", "two words", "x" * 65, "admin\n"])
+def test_a_required_role_must_be_a_role_name(role):
+    with pytest.raises(ValueError, match="required_role"):
+        Tool("greet", "d", Greeting, 5, False, greet, required_role=role)
+
+
+def test_http_post_redacts_header_values_named_like_secrets():
+    http_post = get_tool("http_post")
+    headers = {"Authorization": "a", "proxy-authorization": "b", "Cookie": "c", "X-Api-Key": "d",
+               "X-Auth-Token": "e", "X-Client-Secret": "f", "X-Hub-Signature-256": "g", "X-Trace": "visible",
+               "Content-Type": "text/plain"}  # fmt: skip
+    shown = http_post.shown_parameters({"url": "https://h/", "json": {}, "timeout_seconds": 10, "headers": headers})
+    assert shown["headers"] == {
+        "Authorization": "[redacted]", "proxy-authorization": "[redacted]", "Cookie": "[redacted]",
+        "X-Api-Key": "[redacted]", "X-Auth-Token": "[redacted]", "X-Client-Secret": "[redacted]",
+        "X-Hub-Signature-256": "[redacted]", "X-Trace": "visible", "Content-Type": "text/plain",
+    }  # fmt: skip
+    unchanged = {"url": "https://h/", "json": {}, "headers": {"X-Trace": "v"}}
+    assert http_post.shown_parameters(unchanged) == unchanged

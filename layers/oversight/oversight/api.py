@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from oversight.auth import Principal, principal_from_claims
 from oversight.errors import NotFound, OversightError, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from oversight.json_body import parse_json_body
 from oversight.models import ErrorBody
 from oversight.observability import logger, metrics, tracer
 
@@ -116,7 +117,9 @@ def _reject_unknown_query_parameters(app: APIGatewayHttpResolver, next_middlewar
 
 
 def build_resolver() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    # Powertools parses a body once, when a route takes one; with our reader
+    # that parse is the strict one (no NaN, no overflowing numbers, bounded depth).
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_json_body)
     app.use(middlewares=[_reject_unknown_query_parameters])
     app.exception_handler(RequestValidationError)(_on_validation_error)
     app.exception_handler(OversightError)(_on_domain_error)

@@ -1,8 +1,10 @@
 """Who is calling: built from the JWT claims the HTTP API authorizer verified.
 
 Handlers never read identity from headers. Roles come from `cognito:groups`
-(a JSON list, or the string `"[a b]"` API Gateway makes of an array claim) and
-from scopes `oversight/<role>`; the tenant from `custom:tenant` (or `tenant`).
+(a list, a JSON list, or the string `"[a b]"` API Gateway makes of an array
+claim) and from scopes `oversight/<role>`; the tenant from `custom:tenant` (or
+`tenant`). A group name is taken whole: a group called `viewer,admin` or
+`Team admin` is that role, never `admin`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ SCOPE_PREFIX = "oversight/"
 SYSTEM_ACTOR = "system"
 
 # Tenants are part of every key; a separator inside one could alias keys.
-_TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# Matched whole (fullmatch): `$` would let a trailing newline through.
+_TENANT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -50,26 +53,37 @@ class Principal:
             raise Forbidden("The caller holds no role")
 
 
-def _split_list_claim(value: Any) -> list[str]:
+def _list_claim(value: Any) -> list[str]:
+    """The elements of an array claim, each taken whole. Only API Gateway's
+    string form `"[a b]"` is split, on whitespace (its only separator; a
+    comma is part of a group name): a name containing whitespace cannot be
+    told from two names there (docs/decisions.md)."""
     if value is None:
         return []
     if isinstance(value, (list, tuple)):
         return [str(v) for v in value]
     text = str(value).strip()
-    if text.startswith("["):
+    if text.startswith("[") and text.endswith("]"):
         try:
             parsed = json.loads(text)
         except ValueError:
             parsed = None
         if isinstance(parsed, list):
             return [str(v) for v in parsed]
-        text = text[1:-1] if text.endswith("]") else text[1:]
-    return [part for part in re.split(r"[\s,]+", text) if part]
+        text = text[1:-1]
+    return text.split()
+
+
+def _scope_claim(value: Any) -> list[str]:
+    """OAuth's `scope` is one space-separated string (RFC 6749 §3.3)."""
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return str(value).split() if value is not None else []
 
 
 def roles_from_claims(claims: Mapping[str, Any], scopes: Iterable[str] = ()) -> frozenset[str]:
-    roles = set(_split_list_claim(claims.get("cognito:groups")))
-    for scope in [*_split_list_claim(claims.get("scope")), *scopes]:
+    roles = set(_list_claim(claims.get("cognito:groups")))
+    for scope in [*_scope_claim(claims.get("scope")), *scopes]:
         if scope.startswith(SCOPE_PREFIX) and len(scope) > len(SCOPE_PREFIX):
             roles.add(scope[len(SCOPE_PREFIX) :])
     return frozenset(roles)
@@ -82,6 +96,6 @@ def principal_from_claims(claims: Mapping[str, Any] | None, scopes: Iterable[str
     if not tenant:
         raise Forbidden("The token carries no tenant")
     tenant = str(tenant)
-    if not _TENANT.match(tenant):
+    if not _TENANT.fullmatch(tenant):
         raise Forbidden("The token's tenant is not a valid tenant id")
     return Principal(sub=str(claims["sub"]), tenant=tenant, roles=roles_from_claims(claims, scopes or ()))

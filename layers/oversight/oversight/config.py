@@ -16,6 +16,8 @@ class Settings(BaseModel):
     output_bucket: str = ""
     job_max_receives: int = Field(3, ge=1)
     job_cache_ttl_seconds: int = Field(3600, ge=0)
+    # Signs list cursors (store/cursor.py); in AWS a generated secret.
+    cursor_signing_key: str = Field("", repr=False)
 
 
 @cache
@@ -28,4 +30,5 @@ def settings() -> Settings:
         output_bucket=os.environ.get("OUTPUT_BUCKET", ""),
         job_max_receives=int(os.environ.get("JOB_MAX_RECEIVES", "3")),
         job_cache_ttl_seconds=int(os.environ.get("JOB_CACHE_TTL_SECONDS", "3600")),
+        cursor_signing_key=os.environ.get("CURSOR_SIGNING_KEY", ""),
     )

@@ -37,14 +37,26 @@ _RETRY_AFTER = {
         "schema": {"type": "integer", "minimum": 0},
     }
 }
+_REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the same"
+        " Idempotency-Key and body; absent on the first answer",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
 _EVERY_AUTHENTICATED_ROUTE = (401, 403, 422, 500, 503)
 
 
-def responses(status: int, description: str, *errors: int, public: bool = False) -> dict[int, dict[str, Any]]:
+def responses(
+    status: int, description: str, *errors: int, public: bool = False, replayable: bool = False
+) -> dict[int, dict[str, Any]]:
     """The route's success status (its body is the handler's return type)
     and its error statuses: those of every authenticated route (only 500 for
-    a public one) plus `errors`, each with the spec's error body."""
+    a public one) plus `errors`, each with the spec's error body. A
+    `replayable` route (Idempotency-Key) declares the replay header."""
     documented: dict[int, dict[str, Any]] = {status: {"description": description}}
+    if replayable:
+        documented[status]["headers"] = _REPLAYED
     for code in sorted({*((500,) if public else _EVERY_AUTHENTICATED_ROUTE), *errors}):
         documented[code] = {"description": _ERRORS[code], "content": {JSON: {"model": ErrorBody}}}
         if code == 503:

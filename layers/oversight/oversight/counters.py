@@ -3,15 +3,21 @@ the counters become the figures of GET /stats. Pure: no I/O.
 
 Counters live in a few sharded items per tenant (see docs/data-model.md):
 every write adds to the shard of its intervention, a stats read sums the
-shards. Resolution times go into a fixed-bucket histogram, so the
-percentiles cost the same whatever the number of records."""
+shards. Resolution times go into a log-spaced histogram, so the
+percentiles cost the same whatever the number of records.
+
+A delta names logical figures: `r:<user>` (decisions of a user) is stored
+in that user's responder item, not in the shard (store/dynamodb.py)."""
 
 from __future__ import annotations
 
 import bisect
-from enum import StrEnum
+import math
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
 
 from oversight.models import (
     DailyFigures,
@@ -27,13 +33,26 @@ from oversight.models import (
     ToolCount,
 )
 
-# Upper bounds (seconds) of the resolution-time buckets; one more bucket
-# holds everything above the last bound.
-RESOLUTION_BUCKETS: tuple[int, ...] = (
-    10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200,
-    86400, 172800, 345600, 604800, 1209600, 2592000,
-)  # fmt: skip
+# Resolution-time histogram: bucket 0 holds 0 s; bucket k >= 1 holds
+# [MIN * GROWTH**(k-1), MIN * GROWTH**k), from 1 ms to the 30-day maximum
+# (values under 1 ms join bucket 1, the last bucket is open-ended). Every
+# value of a bucket is within GROWTH of every other, so a percentile read
+# from its bucket is within GROWTH - 1 (4 %) of the exact one.
+RESOLUTION_GROWTH = 1.04
+RESOLUTION_MIN_SECONDS = 0.001
+RESOLUTION_MAX_SECONDS = 2_592_000
+# Lower bounds of buckets 1..K, computed once: a value's bucket is found by
+# comparing it with them, so it always lies within its bucket's bounds.
+RESOLUTION_BUCKET_FLOORS: tuple[float, ...] = tuple(
+    RESOLUTION_MIN_SECONDS * RESOLUTION_GROWTH**k
+    for k in range(math.ceil(math.log(RESOLUTION_MAX_SECONDS / RESOLUTION_MIN_SECONDS, RESOLUTION_GROWTH)))
+)
+RESOLUTION_BUCKET_COUNT = len(RESOLUTION_BUCKET_FLOORS) + 1
 TOP_RESPONDERS = 10
+# The monotonic count of the writes that changed a shard's intervention
+# figures (on its TOTAL item): recompute_stats conditions its corrections on
+# it. Not a figure: never shown, never rebuilt.
+INTERVENTION_WRITES = "i_writes"
 
 # Closing statuses that count a resolution time, and the daily figure of each.
 _RESOLVED = {
@@ -43,12 +62,34 @@ _RESOLVED = {
     Status.CANCELLED: "cancelled",
 }
 _RESPONDER_PREFIX = "r:"
+# Bounded: submission accepts only registered tools, so a tenant's items hold
+# at most one `t:` attribute per tool of the registry.
 _TOOL_PREFIX = "t:"
 TOP_TOOLS = 10
+_INTERVENTION_PREFIXES = ("i_", _RESPONDER_PREFIX)
+_INTERVENTION_DAILY_FIGURES = frozenset({"created", *_RESOLVED.values()})
 
 
 def bucket_of(seconds: float) -> int:
-    return bisect.bisect_left(RESOLUTION_BUCKETS, seconds)
+    if seconds <= 0:
+        return 0
+    return max(1, bisect.bisect_right(RESOLUTION_BUCKET_FLOORS, seconds))
+
+
+def bucket_count_attribute(bucket: int) -> str:
+    return f"i_res_h{bucket}_n"
+
+
+def bucket_sum_attribute(bucket: int) -> str:
+    return f"i_res_h{bucket}_s"
+
+
+def is_intervention_figure(name: str) -> bool:
+    """Figures the intervention writes own (job figures share the items:
+    `j_*`, `t:*`, `jobs_completed`, `jobs_failed`)."""
+    if name == INTERVENTION_WRITES:
+        return False
+    return name.startswith(_INTERVENTION_PREFIXES) or name in _INTERVENTION_DAILY_FIGURES
 
 
 @dataclass
@@ -98,7 +139,9 @@ def on_transition(before: Intervention, after: Intervention) -> CounterDelta:
     if daily_name and after.resolution_seconds is not None and after.decided_at is not None:
         delta.totals["i_res_count"] += 1
         delta.totals["i_res_sum"] += after.resolution_seconds  # type: ignore[assignment]
-        delta.totals[f"i_res_b{bucket_of(after.resolution_seconds)}"] += 1
+        bucket = bucket_of(after.resolution_seconds)
+        delta.totals[bucket_count_attribute(bucket)] += 1
+        delta.totals[bucket_sum_attribute(bucket)] += after.resolution_seconds  # type: ignore[assignment]
         delta.add_daily(after.decided_at.date().isoformat(), daily_name)
     if after.status in (Status.APPROVED, Status.REJECTED) and after.decided_by:
         delta.totals[responder_attribute(after.decided_by)] += 1
@@ -134,23 +177,68 @@ def responder_attribute(user: str) -> str:
     return f"{_RESPONDER_PREFIX}{user}"
 
 
-def percentile(histogram: list[int], q: float) -> float | None:
-    """The q-quantile estimated from the histogram: linear within the bucket
-    that holds it (the overflow bucket answers its lower bound)."""
-    count = sum(histogram)
+def responder_of(name: str) -> str | None:
+    """The user a `r:<user>` figure counts, None for any other figure."""
+    return name[len(_RESPONDER_PREFIX) :] if name.startswith(_RESPONDER_PREFIX) else None
+
+
+def nearest_rank(q: float, count: int) -> int:
+    """The 1-based rank of the q-quantile among `count` sorted values: the
+    smallest value with at least q of the values at or below it."""
+    return max(1, int((Decimal(str(q)) * count).to_integral_value(rounding=ROUND_CEILING)))
+
+
+def percentile(totals: Mapping[str, float], q: float) -> float | None:
+    """The q-quantile of the resolution times: the mean of the values in the
+    bucket that holds its rank. It lies within that bucket (so within 4 % of
+    the exact value) and between the smallest and largest values of the
+    bucket. Resolution times are whole milliseconds, so their sum is too and
+    the mean, rounded to the millisecond, stays between them; computed from
+    the sum in whole milliseconds, it does not depend on the order in which
+    the shards' float sums were added."""
+    counts = [int(totals.get(bucket_count_attribute(b), 0)) for b in range(RESOLUTION_BUCKET_COUNT)]
+    count = sum(c for c in counts if c > 0)
     if count == 0:
         return None
-    rank = q * count
-    seen = 0
-    for index, in_bucket in enumerate(histogram):
-        if in_bucket and seen + in_bucket >= rank:
-            lower = RESOLUTION_BUCKETS[index - 1] if index > 0 else 0
-            if index >= len(RESOLUTION_BUCKETS):
-                return float(lower)
-            upper = RESOLUTION_BUCKETS[index]
-            return round(lower + (upper - lower) * (rank - seen) / in_bucket, 3)
+    rank, seen = nearest_rank(q, count), 0
+    for bucket, in_bucket in enumerate(counts):
+        if in_bucket <= 0:
+            continue
         seen += in_bucket
-    return float(RESOLUTION_BUCKETS[-1])
+        if seen >= rank:
+            sum_ms = round(totals[bucket_sum_attribute(bucket)] * 1000)
+            return int((Decimal(sum_ms) / in_bucket).to_integral_value(rounding=ROUND_HALF_EVEN)) / 1000
+    raise AssertionError("unreachable: the rank is at most the count")
+
+
+def figure_changes(
+    stored: Mapping[str, Decimal], wanted: Mapping[str, Decimal], owns: Callable[[str], bool]
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """name -> (stored, wanted) of the owned figures whose value differs.
+    Absent means 0, as to the stats reads: a 0 against no attribute is no
+    change. Figures not owned are no concern of the caller."""
+    foreign = [name for name in wanted if not owns(name)]
+    if foreign:
+        raise ValueError(f"not figures this replacement owns: {foreign}")
+    names = sorted({name for name in stored if owns(name)} | set(wanted))
+    zero = Decimal(0)
+    return {
+        name: (stored.get(name, zero), wanted.get(name, zero))
+        for name in names
+        if stored.get(name, zero) != wanted.get(name, zero)
+    }
+
+
+def item_changes(
+    stored: Mapping[str, Mapping[str, Decimal]],
+    wanted: Mapping[str, Mapping[str, Decimal]],
+    owns: Callable[[str], bool],
+) -> dict[str, dict[str, tuple[Decimal, Decimal]]]:
+    """figure_changes for each item (by sort key) of either side; items
+    without a change left out."""
+    keys = stored.keys() | wanted.keys()
+    changes = {key: figure_changes(stored.get(key, {}), wanted.get(key, {}), owns) for key in keys}
+    return {key: figures for key, figures in sorted(changes.items()) if figures}
 
 
 def sum_shards(shards: list[dict[str, float]]) -> Counter[str]:
@@ -162,7 +250,6 @@ def sum_shards(shards: list[dict[str, float]]) -> Counter[str]:
 
 def intervention_stats(totals: Counter[str]) -> InterventionStats:
     by_status = {s.value: int(totals[f"i_status_{s.value}"]) for s in Status}
-    histogram = [int(totals[f"i_res_b{i}"]) for i in range(len(RESOLUTION_BUCKETS) + 1)]
     resolved = int(totals["i_res_count"])
     responders = [
         ResponderCount(user=name[len(_RESPONDER_PREFIX) :], count=int(count))
@@ -177,8 +264,8 @@ def intervention_stats(totals: Counter[str]) -> InterventionStats:
         by_type={t.value: int(totals[f"i_type_{t.value}"]) for t in InterventionType},
         by_priority={p.value: int(totals[f"i_priority_{p.value}"]) for p in Priority},
         avg_resolution_seconds=round(totals["i_res_sum"] / resolved, 3) if resolved else None,
-        resolution_seconds_p50=percentile(histogram, 0.50),
-        resolution_seconds_p95=percentile(histogram, 0.95),
+        resolution_seconds_p50=percentile(totals, 0.50),
+        resolution_seconds_p95=percentile(totals, 0.95),
         top_responders=responders[:TOP_RESPONDERS],
     )
 

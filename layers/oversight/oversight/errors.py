@@ -33,9 +33,19 @@ class NotFound(OversightError):
     status, code = 404, "not_found"
 
 
-class InterventionNotFound(NotFound):
-    def __init__(self, intervention_id: str) -> None:
-        super().__init__(f"Intervention {intervention_id} not found")
+class RecordNotFound(NotFound):
+    """No record of this kind with the id asked for (or not the caller's
+    tenant's). The message names the kind only, never the id: that is caller
+    input, of any length and content, and an answer must not echo it."""
+
+    record = "record"
+
+    def __init__(self) -> None:
+        super().__init__(f"No {self.record} with that id")
+
+
+class InterventionNotFound(RecordNotFound):
+    record = "intervention"
 
 
 class InvalidTransition(OversightError):

@@ -2,7 +2,8 @@
 
 The key is scoped to tenant and caller, so two callers can never see each
 other's responses; the request body is the payload that must match on a
-retry (otherwise 422 idempotency_key_reused). Records live 24 h."""
+retry (otherwise 422 idempotency_key_reused). Records live 24 h. An answer
+taken from the record is marked as a replay (oversight.replays)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from pydantic import BaseModel, JsonValue
 from oversight.config import settings
 from oversight.errors import Conflict, IdempotencyKeyReused
 from oversight.observability import logger
+from oversight.replays import mark_replayed
 from oversight.store.dynamodb import dynamodb_client
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -63,8 +65,9 @@ def run_idempotent(
     result_model: type[Result],
     lambda_context: Any = None,
 ) -> Result:
-    """Run `function(command)` once per (tenant, caller, key); replay its result.
-    `function` must be module-level: its qualified name is part of the key."""
+    """Run `function(command)` once per (tenant, caller, key); replay its result
+    (and mark the request replayed). `function` must be module-level: its
+    qualified name is part of the key."""
     config = idempotency_config()
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
@@ -83,7 +86,7 @@ def run_idempotent(
         output_serializer=PydanticSerializer(model=result_model),
     )(recorded)
     try:
-        return wrapped(command=command)
+        result = wrapped(command=command)
     except IdempotencyPersistenceLayerError:
         if not produced:
             raise  # nothing done (oversight.api answers a throttled record store with 503)
@@ -98,3 +101,6 @@ def run_idempotent(
         ) from exc
     except IdempotencyAlreadyInProgressError as exc:
         raise Conflict("A request with this Idempotency-Key is still in progress; retry shortly") from exc
+    if not produced:  # the function did not run: the stored result answered
+        mark_replayed()
+    return result

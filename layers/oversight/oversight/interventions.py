@@ -36,7 +36,7 @@ def _checked_id(intervention_id: str) -> str:
     try:
         return str(uuid.UUID(intervention_id))
     except ValueError:
-        raise InterventionNotFound(intervention_id) from None
+        raise InterventionNotFound() from None
 
 
 def create_intervention(
@@ -105,7 +105,7 @@ def transition_intervention(
     for _ in range(_TRANSITION_ATTEMPTS):
         current = store.get(principal.tenant, intervention_id)
         if current is None:
-            raise InterventionNotFound(intervention_id)
+            raise InterventionNotFound()
         updated, event = apply(action, current, principal, clock.now(), reason, response)
         gated = gate_change(principal.tenant, updated, action)
         try:
@@ -164,7 +164,7 @@ def get_intervention(principal: Principal, intervention_id: str) -> Intervention
     intervention_id = _checked_id(intervention_id)
     found = get_intervention_store().get(principal.tenant, intervention_id)
     if found is None:
-        raise InterventionNotFound(intervention_id)
+        raise InterventionNotFound()
     principal.require_member()  # after the lookup: another tenant's record is 404, never 403
     return found
 
@@ -175,10 +175,13 @@ def list_interventions(principal: Principal, query: ListInterventionsQuery) -> I
     return InterventionPage(items=page.items, next_cursor=page.next_cursor)
 
 
-def intervention_events(principal: Principal, intervention_id: str) -> EventList:
+def intervention_events(
+    principal: Principal, intervention_id: str, limit: int = 100, cursor: str | None = None
+) -> EventList:
     intervention_id = _checked_id(intervention_id)
-    events = get_intervention_store().events(principal.tenant, intervention_id)
-    if events is None:
-        raise InterventionNotFound(intervention_id)
+    page = get_intervention_store().events(principal.tenant, intervention_id, limit, cursor)
+    if page is None:
+        raise InterventionNotFound()
     principal.require_member()  # after the lookup: another tenant's record is 404, never 403
-    return EventList(items=events)
+    events, next_cursor = page
+    return EventList(items=events, next_cursor=next_cursor)

@@ -15,7 +15,7 @@ from pydantic import JsonValue, ValidationError
 
 from oversight import clock
 from oversight.auth import REQUESTER, Principal
-from oversight.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed, VersionConflict
+from oversight.errors import Forbidden, InvalidTransition, RecordNotFound, ValidationFailed, VersionConflict
 from oversight.models.common import canonical_json
 from oversight.lifecycle import Action
 from oversight.models import (
@@ -51,20 +51,31 @@ _GATE_OUTCOME = {
 }
 
 
-class JobNotFound(NotFound):
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"Job {job_id} not found")
+class JobNotFound(RecordNotFound):
+    record = "job"
 
 
 def _checked_id(job_id: str) -> str:
     try:
         return str(uuid.UUID(job_id))
     except ValueError:
-        raise JobNotFound(job_id) from None
+        raise JobNotFound() from None
+
+
+def redacted_job(job: Job) -> Job:
+    """The job as anyone but its run sees it: every API answer (and its
+    idempotent replay), and anything published about the job. Parameters a
+    tool declares secret are redacted (Tool.redact); the stored job keeps
+    them for the worker."""
+    tool = get_tool(job.tool)
+    shown = tool.shown_parameters(job.parameters) if tool else job.parameters
+    return job if shown is job.parameters else job.model_copy(update={"parameters": shown})
 
 
 def parameters_digest(tool: str, parameters: dict[str, JsonValue]) -> str:
-    """Identity of a run for the cache: the tool and its canonical parameters."""
+    """Identity of a run for the cache: the tool and its canonical parameters,
+    secrets included (a run with other credentials is another run). A
+    one-way hash, stored only in the cache entry's key, never shown."""
     canonical = json.dumps([tool, parameters], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -74,17 +85,22 @@ def list_tools(principal: Principal) -> ToolList:
     return ToolList(
         items=[
             ToolInfo(name=t.name, description=t.description, parameters_schema=t.schema(), cacheable=t.cacheable,
-                     timeout_seconds=t.timeout_seconds)
+                     timeout_seconds=t.timeout_seconds, required_role=t.required_role)
             for t in all_tools()
         ]
     )  # fmt: skip
 
 
-def _validated_parameters(request: SubmitJobRequest) -> tuple[Tool, dict[str, JsonValue]]:
+def _known_tool(request: SubmitJobRequest) -> Tool:
     tool = get_tool(request.tool)
     if tool is None:
         known = ", ".join(t.name for t in all_tools())
         raise ValidationFailed.field(["body", "tool"], f"Unknown tool '{request.tool}'; known: {known}", "unknown_tool")
+    return tool
+
+
+def _validated_parameters(request: SubmitJobRequest) -> tuple[Tool, dict[str, JsonValue]]:
+    tool = _known_tool(request)
     try:
         parameters = tool.parameters.model_validate(request.parameters)
     except ValidationError as error:
@@ -100,6 +116,10 @@ def submit_job(
     principal: Principal, request: SubmitJobRequest, idempotency_key: str | None = None, lambda_context: Any = None
 ) -> Job:
     principal.require_any(REQUESTER)
+    tool = _known_tool(request)
+    if tool.required_role is not None and not principal.holds(tool.required_role):
+        # Before the parameters are looked at: a caller who may not run the tool learns nothing of them.
+        raise Forbidden(f"The tool {tool.name} requires the role {tool.required_role}")
     _validated_parameters(request)  # 422 before any idempotency record is taken
     if idempotency_key is None:
         return _submit(principal.tenant, principal.sub, request)
@@ -117,6 +137,12 @@ def _submit_once(command: Any) -> Job:
 
 
 def _submit(tenant: str, caller: str, request: SubmitJobRequest) -> Job:
+    """Store (and queue) the job; the answer is redacted, so the idempotency
+    record, which keeps the answer for replays, holds no secret either."""
+    return redacted_job(_submitted(tenant, caller, request))
+
+
+def _submitted(tenant: str, caller: str, request: SubmitJobRequest) -> Job:
     tool, parameters = _validated_parameters(request)
     store = get_job_store()
     now = clock.now()
@@ -130,7 +156,7 @@ def _submit(tenant: str, caller: str, request: SubmitJobRequest) -> Job:
             id=job.intervention_id, uow_id=f"job:{job.id}", type=InterventionType.APPROVAL, status=Status.PENDING,
             priority=options.priority, title=options.title or f"Approve running {tool.name}",
             description=f"Job {job.id} waits for approval to run the tool {tool.name}.",
-            context={"job_id": job.id, "tool": tool.name, "parameters": parameters},
+            context={"job_id": job.id, "tool": tool.name, "parameters": tool.shown_parameters(parameters)},
             required_role=options.required_role, created_by=caller, created_at=now, updated_at=now,
             expires_at=now + timedelta(seconds=options.expires_in_seconds), job_id=job.id, version=1,
         )  # fmt: skip
@@ -169,7 +195,8 @@ def _cached_result(tenant: str, tool: str, parameters: dict[str, JsonValue]) -> 
 
 
 def _presented(tenant: str, job: Job) -> Job:
-    """The job as the API shows it: output files with fresh download URLs."""
+    """The job as the API shows it: redacted, output files with fresh download URLs."""
+    job = redacted_job(job)
     if not job.result or not job.result.outputs:
         return job
     source = job.cached_from or job.id  # a cached job's files are its source run's
@@ -183,7 +210,7 @@ def _presented(tenant: str, job: Job) -> Job:
 def get_job(principal: Principal, job_id: str) -> Job:
     job = get_job_store().get(principal.tenant, _checked_id(job_id))
     if job is None:
-        raise JobNotFound(job_id)
+        raise JobNotFound()
     principal.require_member()  # after the lookup: another tenant's record is 404, never 403
     return _presented(principal.tenant, job)
 
@@ -197,7 +224,7 @@ def list_jobs(principal: Principal, status: JobStatus | None, tool: str | None, 
 def job_logs(principal: Principal, job_id: str, limit: int, cursor: str | None) -> JobLogPage:
     job_id = _checked_id(job_id)
     if get_job_store().get(principal.tenant, job_id) is None:
-        raise JobNotFound(job_id)
+        raise JobNotFound()
     principal.require_member()  # after the lookup: another tenant's record is 404, never 403
     items, next_cursor = get_job_store().logs(principal.tenant, job_id, limit, cursor)
     return JobLogPage(items=items, next_cursor=next_cursor)
@@ -211,12 +238,12 @@ def cancel_job(principal: Principal, job_id: str) -> Job:
     for _ in range(3):
         job = store.get(principal.tenant, job_id)
         if job is None:
-            raise JobNotFound(job_id)
+            raise JobNotFound()
         if not (principal.is_admin or principal.sub == job.submitted_by):
             raise Forbidden("Only the submitter or an admin can cancel a job")
         if job.status is JobStatus.RUNNING:
             if store.request_cancel(principal.tenant, job_id):
-                return job.model_copy(update={"cancel_requested": True})
+                return redacted_job(job.model_copy(update={"cancel_requested": True}))
             continue
         if job.status not in (JobStatus.PENDING, JobStatus.AWAITING_APPROVAL):
             raise InvalidTransition(f"Cannot cancel a job that is {job.status.value}")
@@ -226,7 +253,7 @@ def cancel_job(principal: Principal, job_id: str) -> Job:
             # The approval and the job close in one transaction: both or neither.
             moved = close_gate(principal.tenant, job.intervention_id)
             if moved is not None:
-                return moved
+                return redacted_job(moved)
             # No open approval moved it: it was decided meanwhile (look again),
             # or it is gone and the job is cancelled on its own below.
         cancelled = job.model_copy(update={"status": JobStatus.CANCELLED, "finished_at": clock.now()})
@@ -234,7 +261,7 @@ def cancel_job(principal: Principal, job_id: str) -> Job:
             store.transition(principal.tenant, job, cancelled)
         except VersionConflict:
             continue
-        return cancelled
+        return redacted_job(cancelled)
     raise InvalidTransition("The job changed concurrently; read it again")
 
 

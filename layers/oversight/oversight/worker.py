@@ -6,7 +6,13 @@ nothing. A failing tool is retried through SQS redelivery until the budget
 (`JOB_MAX_RECEIVES`, the queue's maxReceiveCount) is spent, then FAILED —
 and its message is still reported failed, so it lands in the DLQ. A run
 that died (the worker crashed) is reclaimed by the next delivery once its
-deadline has passed, or failed by the sweep."""
+deadline has passed, or failed by the sweep.
+
+A cancellation requested while the job runs is never lost: every write of
+the run is conditional on the `cancel_requested` flag it read, so a request
+that lands in between makes the write fail; the worker reads the job again
+and writes an outcome that honours it (CANCELLED, or COMPLETED with the flag
+kept when the tool had already returned)."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import io
 import json
 import threading
 import time
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -38,7 +45,12 @@ from oversight.tools import JobCancelled, Tool, ToolError, get_tool
 # A run is presumed dead this long after its tool's timeout.
 RUN_GRACE_SECONDS = 60
 _LOG_FLUSH_LINES = 25
-_CANCEL_CHECK_SECONDS = 1.0
+# How often `cancelled()` reads the store: a quarter of the time the run has
+# lasted, between these bounds. A short run is checked every 50 ms; a long
+# one at most every 2 s (a 240 s run that asks constantly: ~140 GetItems).
+_CANCEL_CHECK_MIN_SECONDS = 0.05
+_CANCEL_CHECK_MAX_SECONDS = 2.0
+_CANCEL_CHECK_SHARE = 0.25
 
 
 class JobAttemptFailed(Exception):
@@ -59,8 +71,9 @@ class JobRunContext:
         self._lock = threading.Lock()
         self.outputs: list[OutputFile] = []
         self.timed_out = False
-        self._cancel_seen = False
-        self._cancel_checked = 0.0
+        self.cancel_seen = False
+        self._started = time.monotonic()
+        self._next_cancel_check = self._started
 
     def log(self, level: str, message: str) -> None:
         with self._lock:
@@ -83,20 +96,16 @@ class JobRunContext:
         self.log("INFO", f"wrote output {name} ({size} bytes)")
         return written
 
-    def cancel_requested(self) -> bool:
-        """Asked now, not from the last check's answer."""
-        self._cancel_checked = float("-inf")
-        return self.cancelled()
-
     def cancelled(self) -> bool:
-        if self.timed_out or self._cancel_seen:
+        if self.timed_out or self.cancel_seen:
             return True
         now = time.monotonic()
-        if now - self._cancel_checked >= _CANCEL_CHECK_SECONDS:
-            self._cancel_checked = now
+        if now >= self._next_cancel_check:
+            interval = (now - self._started) * _CANCEL_CHECK_SHARE
+            self._next_cancel_check = now + min(max(interval, _CANCEL_CHECK_MIN_SECONDS), _CANCEL_CHECK_MAX_SECONDS)
             job = self._store.get(self.tenant, self.job_id)
-            self._cancel_seen = bool(job and job.cancel_requested)
-        return self._cancel_seen
+            self.cancel_seen = bool(job and job.cancel_requested)
+        return self.cancel_seen
 
 
 @dataclass
@@ -193,7 +202,11 @@ def run_job(tenant: str, job_id: str) -> JobStatus | None:
     running = job.model_copy(update={"status": JobStatus.RUNNING, "started_at": now, "attempts": job.attempts + 1,
                                      "cancel_requested": False, "finished_at": None})  # fmt: skip
     if tool is None:
-        return _finish(store, tenant, job, _Outcome(JobStatus.FAILED, error=f"Unknown tool {job.tool}"), [])
+        failed = _settled(job, _Outcome(JobStatus.FAILED, error=f"Unknown tool {job.tool}"), [])
+        store.transition(tenant, job, failed)
+        metrics.add_metric(name="JobFailed", unit=MetricUnit.Count, value=1)
+        logger.warning("job failed: unknown tool", extra={"job_id": job_id, "tool": job.tool})
+        return failed.status
     deadline = iso(now + timedelta(seconds=tool.timeout_seconds + RUN_GRACE_SECONDS))
     try:
         store.transition(tenant, job, running, run_deadline=deadline)
@@ -204,61 +217,98 @@ def run_job(tenant: str, job_id: str) -> JobStatus | None:
     context = JobRunContext(store, tenant, running)
     context.log("INFO", f"attempt {running.attempts} of {settings().job_max_receives}: running {tool.name}")
     outcome = _execute(tool, running.parameters, context)
+    # A cancel the tool saw is in the stored job: expect it, saving a failed write.
+    seen = running.model_copy(update={"cancel_requested": True}) if context.cancel_seen else running
     try:
         if outcome.error:
             context.log("ERROR", outcome.error)
         context.flush_logs()
-        if outcome.retryable and context.cancel_requested():
-            # Cancelled while a failing attempt ran: the cancellation wins over a retry.
-            outcome = replace(outcome, status=JobStatus.CANCELLED, retryable=False,
-                              error=f"Cancelled on request (the attempt had failed: {outcome.error})")  # fmt: skip
-        retry = outcome.retryable and running.attempts < settings().job_max_receives
-        if retry:
-            store.transition(tenant, running, running.model_copy(update={"status": JobStatus.PENDING}))
-        else:
-            status = _finish(store, tenant, running, outcome, context.outputs)
+        recorded = _write_honouring_cancel(store, tenant, seen, lambda job: _settled(job, outcome, context.outputs))
     except Exception as error:
-        _give_back(store, tenant, running, error)
+        _give_back(store, tenant, seen, error)
         raise  # not acknowledged: SQS delivers the message again
-    if retry:
+    final = _with_cancel(outcome) if recorded.cancel_requested else outcome
+    if recorded.status is JobStatus.PENDING:
         metrics.add_metric(name="JobAttemptFailed", unit=MetricUnit.Count, value=1)
-        raise JobAttemptFailed(outcome.error)
-    if status is JobStatus.COMPLETED and tool.cacheable:
+        raise JobAttemptFailed(final.error)
+    metrics.add_metric(name=f"Job{recorded.status.value.capitalize()}", unit=MetricUnit.Count, value=1)
+    logger.info("job finished", extra={"job_id": recorded.id, "status": recorded.status, "error": final.error})
+    if recorded.status is JobStatus.COMPLETED and tool.cacheable:
         _remember(store, tenant, tool, running)
-    if status is JobStatus.FAILED and outcome.retryable:
-        raise JobAttemptFailed(outcome.error)  # budget spent: let SQS move the message to the DLQ
-    return status
+    if recorded.status is JobStatus.FAILED and final.retryable:
+        raise JobAttemptFailed(final.error)  # budget spent: let SQS move the message to the DLQ
+    return recorded.status
 
 
-def _finish(store: DynamoJobStore, tenant: str, running: Job, outcome: _Outcome, outputs: list[OutputFile]) -> JobStatus:
+def _with_cancel(outcome: _Outcome) -> _Outcome:
+    """The outcome of a run whose job was asked to cancel: a tool that
+    returned keeps its result (the job is COMPLETED, its flag kept); any
+    failure becomes CANCELLED, never retried."""
+    if outcome.status is not JobStatus.FAILED:
+        return outcome
+    return replace(outcome, status=JobStatus.CANCELLED, retryable=False,
+                   error=f"Cancelled on request (the attempt had failed: {outcome.error})")  # fmt: skip
+
+
+def _settled(running: Job, outcome: _Outcome, outputs: list[OutputFile]) -> Job:
+    """What the run makes of `running` (as last read): handed back for a
+    retry (PENDING) or finished."""
+    if running.cancel_requested:
+        outcome = _with_cancel(outcome)
+    if outcome.retryable and running.attempts < settings().job_max_receives:
+        return running.model_copy(update={"status": JobStatus.PENDING})
     finished = clock.now()
     started = running.started_at or finished
-    final = running.model_copy(
+    return running.model_copy(
         update={"status": outcome.status, "finished_at": finished, "result": _result(outcome, outputs),
                 "duration_seconds": round((finished - started).total_seconds(), 3)}
     )  # fmt: skip
-    store.transition(tenant, running, final)
-    metrics.add_metric(name=f"Job{outcome.status.value.capitalize()}", unit=MetricUnit.Count, value=1)
-    logger.info("job finished", extra={"job_id": final.id, "status": final.status, "error": outcome.error})
-    return outcome.status
+
+
+def _write_honouring_cancel(store: DynamoJobStore, tenant: str, running: Job, settle: Callable[[Job], Job]) -> Job:
+    """Write `settle(running)`. The write's condition includes the cancel
+    flag as read: if a cancellation was requested meanwhile it fails, and
+    the job, read again, is settled once more with the request in view (the
+    flag only ever goes from false to true while RUNNING, so once is
+    enough). Any other conflict (the run was reclaimed) propagates."""
+    try:
+        after = settle(running)
+        store.transition(tenant, running, after)
+        return after
+    except VersionConflict:
+        current = store.get(tenant, running.id)
+        if (current is None or running.cancel_requested or not current.cancel_requested
+                or current.status is not JobStatus.RUNNING or current.attempts != running.attempts):  # fmt: skip
+            raise
+    after = settle(current)
+    store.transition(tenant, current, after)
+    return after
 
 
 def _give_back(store: DynamoJobStore, tenant: str, running: Job, error: Exception) -> None:
     """The run's outcome could not be recorded (DynamoDB throttled or
     failing): give the job back (PENDING) so the redelivered message runs it
-    again, instead of leaving it RUNNING until its deadline. Best effort: if
-    this write fails too, the job stays RUNNING and is reclaimed once its
-    deadline has passed, by a later delivery or by the sweep. If the outcome
-    was in fact written (only its answer was lost), the conditional write
-    finds the job finished and leaves it so."""
+    again, instead of leaving it RUNNING until its deadline; or, if a
+    cancellation was requested, cancel it. Best effort: if this write fails
+    too, the job stays RUNNING and is reclaimed once its deadline has passed,
+    by a later delivery or by the sweep. If the outcome was in fact written
+    (only its answer was lost), the conditional write finds the job finished
+    and leaves it so."""
     logger.warning("could not record the job's outcome; giving it back",
                    extra={"job_id": running.id, "error": str(error)})  # fmt: skip
     metrics.add_metric(name="JobOutcomeNotRecorded", unit=MetricUnit.Count, value=1)
     try:
-        store.transition(tenant, running, running.model_copy(update={"status": JobStatus.PENDING}))
+        _write_honouring_cancel(store, tenant, running, _given_back)
     except Exception as again:  # the original error is the one to report
         logger.warning("could not give the job back; its run deadline will free it",
                        extra={"job_id": running.id, "error": str(again)})  # fmt: skip
+
+
+def _given_back(job: Job) -> Job:
+    if job.cancel_requested:
+        unrecorded = JobResult(error="Cancelled on request (its run was not recorded)")
+        return job.model_copy(update={"status": JobStatus.CANCELLED, "finished_at": clock.now(), "result": unrecorded})
+    return job.model_copy(update={"status": JobStatus.PENDING})
 
 
 def _remember(store: DynamoJobStore, tenant: str, tool: Tool, job: Job) -> None:
@@ -280,8 +330,12 @@ def _run_is_dead(job: Job, tool: Tool) -> bool:
 
 def _reclaim(store: DynamoJobStore, tenant: str, job: Job) -> Job | None:
     """A RUNNING job whose run outlived its deadline died with its worker:
-    give it back (PENDING) if the budget allows, else fail it."""
-    if job.attempts < settings().job_max_receives:
+    cancel it if that was requested, else give it back (PENDING) if the
+    budget allows, else fail it."""
+    if job.cancel_requested:
+        back = job.model_copy(update={"status": JobStatus.CANCELLED, "finished_at": clock.now(),
+                                      "result": JobResult(error="Cancelled on request (its run died)")})  # fmt: skip
+    elif job.attempts < settings().job_max_receives:
         back = job.model_copy(update={"status": JobStatus.PENDING})
     else:
         back = job.model_copy(update={"status": JobStatus.FAILED, "finished_at": clock.now(),

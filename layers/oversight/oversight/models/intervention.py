@@ -52,7 +52,9 @@ _PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Pr
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # No NaN or Infinity even from Python callers: the HTTP body reader
+    # refuses them already, with the field's path (oversight.json_body).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class CreateInterventionRequest(_Request):
@@ -128,6 +130,7 @@ class InterventionPage(BaseModel):
 
 class EventList(BaseModel):
     items: list[InterventionEvent]
+    next_cursor: str | None = None
 
 
 class ListInterventionsQuery(BaseModel):

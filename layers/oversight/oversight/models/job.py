@@ -10,7 +10,7 @@ RESULT_FIELD_CAP_BYTES = 64 * 1024
 
 
 class ApprovalOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # as every request model (models/intervention.py)
 
     required_role: str = Field("operator", pattern=ROLE_PATTERN)
     priority: Priority = Priority.NORMAL
@@ -19,7 +19,7 @@ class ApprovalOptions(BaseModel):
 
 
 class SubmitJobRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # as every request model (models/intervention.py)
 
     tool: str = Field(min_length=1, max_length=64)
     parameters: dict[str, JsonValue] = Field(default_factory=dict)
@@ -83,6 +83,7 @@ class ToolInfo(BaseModel):
     parameters_schema: dict[str, JsonValue]
     cacheable: bool
     timeout_seconds: int
+    required_role: str | None = Field(None, description="Only holders of this role (or admins) may submit the tool")
 
 
 class ToolList(BaseModel):

@@ -34,9 +34,14 @@ class InterventionStats(BaseModel):
     by_type: dict[str, int]
     by_priority: dict[str, int]
     avg_resolution_seconds: float | None
-    resolution_seconds_p50: float | None
-    resolution_seconds_p95: float | None
-    top_responders: list[ResponderCount]
+    resolution_seconds_p50: float | None = Field(
+        description="Median resolution time (nearest rank), within 4 % of the exact value and between the "
+        "shortest and longest resolution; null before any"
+    )
+    resolution_seconds_p95: float | None = Field(description="95th percentile, as resolution_seconds_p50")
+    top_responders: list[ResponderCount] = Field(
+        description="Up to 10 users by decisions (approve or reject), then by name"
+    )
 
 
 class JobStats(BaseModel):

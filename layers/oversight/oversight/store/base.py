@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from oversight.counters import CounterDelta
+from oversight.counters import CounterDelta, item_changes
 from decimal import Decimal
 
 from oversight.models import Intervention, InterventionEvent, ListInterventionsQuery, Status
+from oversight.store import keys
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,12 @@ class InterventionStore(ABC):
     def list(self, tenant: str, query: ListInterventionsQuery) -> Page: ...
 
     @abstractmethod
-    def events(self, tenant: str, intervention_id: str) -> list[InterventionEvent] | None:
-        """The audit trail oldest first, or None when there is no such intervention."""
+    def events(
+        self, tenant: str, intervention_id: str, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[InterventionEvent], str | None] | None:
+        """A page of the audit trail, oldest first, and the cursor of the
+        next page (None after the last), or None when there is no such
+        intervention."""
 
     @abstractmethod
     def due_for_expiry(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str]]:
@@ -81,8 +86,34 @@ class InterventionStore(ABC):
         other status oldest first."""
 
 
+# name -> (stored, wanted) of the figures a correction changes.
+FigureChanges = Mapping[str, tuple[Decimal, Decimal]]
+
+
+@dataclass(frozen=True)
+class ShardCounters:
+    """One counter shard as read for a correction: the write count of its
+    TOTAL item (None while it has none), read before the items' figures
+    (sort key -> numeric attributes, TOTAL and every DAY item)."""
+
+    writes: int | None
+    items: dict[str, dict[str, Decimal]]
+
+
+class CountersMoved(Exception):
+    """A write reached the counters after they were read, so a correction
+    was refused. The transactions committed before it were exact (each saw
+    the counters as read): `applied` names the items they corrected (sort
+    keys of a shard, or users)."""
+
+    def __init__(self, applied: list[str]) -> None:
+        super().__init__(f"counters moved since they were read ({len(applied)} items already corrected)")
+        self.applied = applied
+
+
 class StatsStore(ABC):
-    """The pre-computed counters of a tenant, as sharded items."""
+    """The pre-computed counters of a tenant: sharded TOTAL and DAY items,
+    and one responder item per user."""
 
     @abstractmethod
     def totals(self, tenant: str) -> list[dict[str, float]]: ...
@@ -91,6 +122,42 @@ class StatsStore(ABC):
     def daily(self, tenant: str, days: list[str]) -> dict[str, list[dict[str, float]]]: ...
 
     @abstractmethod
+    def top_responders(self, tenant: str, limit: int) -> list[tuple[str, float]]:
+        """(user, decisions) of the `limit` users with the most decisions,
+        highest first; among equal counts, in the index's order."""
+
+    @abstractmethod
+    def write_counts(self, tenant: str) -> dict[int, int | None]:
+        """Each shard's write count, read consistently (None: none yet)."""
+
+    @abstractmethod
+    def read_shard(self, tenant: str, shard: int) -> ShardCounters:
+        """The shard's write count, then its items, read consistently."""
+
+    @abstractmethod
+    def read_responders(self, tenant: str, users: Iterable[str]) -> dict[str, Decimal]:
+        """Decisions per user, read consistently, of `users` and of every
+        user the responder index lists (absent users left out)."""
+
+    @abstractmethod
+    def correct_shard(
+        self, tenant: str, shard: int, writes: int | None, changes: Mapping[str, FigureChanges]
+    ) -> int | None:
+        """Apply `changes` (sort key -> figure changes) to the shard as ADDs
+        of wanted - stored (a figure wanted 0 is removed), each transaction
+        conditional on the shard's write count being `writes` and counting
+        one more. Return the write count after them (`writes` when there
+        is nothing to change); raise CountersMoved if a write came first."""
+
+    @abstractmethod
+    def correct_responders(
+        self, tenant: str, writes: Mapping[int, int | None], changes: FigureChanges
+    ) -> dict[int, int]:
+        """Apply `changes` (user -> (stored, wanted)) to the responder items,
+        conditional on every shard's write count being `writes` (a user's
+        decisions are counted in every shard). Return the write counts after
+        them; raise CountersMoved if a write came first."""
+
     def replace_figures(
         self,
         tenant: str,
@@ -102,5 +169,11 @@ class StatsStore(ABC):
         """Overwrite the figures that `owns` selects in one counter shard:
         the TOTAL item gets `totals`, each DAY item `daily[day]`, and every
         other owned figure is removed (on DAY items absent from `daily` too);
-        figures not owned are left as they are. Not atomic against concurrent
-        counter writes. Return the number of items changed."""
+        figures not owned are left as they are. Raise CountersMoved if a
+        write reached the shard meanwhile. Return the number of items changed."""
+        wanted = {keys.TOTALS_SK: totals, **{keys.day_sk(day): figures for day, figures in daily.items()}}
+        current = self.read_shard(tenant, shard)
+        changes = item_changes(current.items, wanted, owns)
+        if changes:
+            self.correct_shard(tenant, shard, current.writes, changes)
+        return len(changes)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -16,12 +17,28 @@ from pydantic import BaseModel
 from oversight import clock
 from oversight.clock import iso
 from oversight.config import settings
-from oversight.counters import CounterDelta, on_created, on_transition
+from oversight.counters import (
+    INTERVENTION_WRITES,
+    CounterDelta,
+    is_intervention_figure,
+    on_created,
+    on_transition,
+    responder_of,
+)
 from oversight.errors import VersionConflict
 from oversight.models import Intervention, InterventionEvent, ListInterventionsQuery, Status
+from oversight.response_size import PAGE_BUDGET_BYTES, result_bytes
 from oversight.store import keys
-from oversight.store.base import InterventionStore, LinkedWrite, Page, StatsStore
-from oversight.store.cursor import decode_cursor, encode_cursor
+from oversight.store.base import (
+    CountersMoved,
+    FigureChanges,
+    InterventionStore,
+    LinkedWrite,
+    Page,
+    ShardCounters,
+    StatsStore,
+)
+from oversight.store.cursor import ListCursor
 from oversight.store.faults import client_config, unprocessed_fault, unprocessed_rounds
 from oversight.store.marshal import dump_item, load_item
 
@@ -56,31 +73,47 @@ def record_from_item(item: dict[str, Any], model: type[RecordT], json_fields: tu
 
 
 def query_page(
-    client: Any, request: dict[str, Any], limit: int, position_attrs: tuple[str, ...], filters: dict[str, str],
-    filtered: bool,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of a list: at most `limit` visible items and the cursor after
-    the last one. A filtered Query reads ahead (Limit counts items before the
-    filter) but stops after _MAX_QUERIES_PER_PAGE requests; a short page then
-    resumes after the last item read."""
-    collected: list[dict[str, Any]] = []
-    next_position: dict[str, str] | None = None
+    client: Any, request: dict[str, Any], limit: int, cursor: ListCursor, filtered: bool,
+    convert: Callable[[dict[str, Any]], RecordT], cost: Callable[[RecordT], int] = result_bytes,
+) -> tuple[list[RecordT], str | None]:
+    """One page of a list: at most `limit` visible records, their `cost`
+    within PAGE_BUDGET_BYTES (so the reply fits a Lambda result), and the
+    cursor after the last one. A filtered Query reads ahead (Limit counts
+    items before the filter) but stops after _MAX_QUERIES_PER_PAGE
+    requests; a short page then resumes after the last item read."""
+    page: list[RecordT] = []
+    last_included: dict[str, Any] | None = None
+    spent = 0
     now_epoch = clock.now().timestamp()
     for _ in range(_MAX_QUERIES_PER_PAGE):
-        wanted = limit + 1 - len(collected)
+        wanted = limit + 1 - len(page)
         request["Limit"] = max(wanted, _FILTERED_READ_AHEAD) if filtered else wanted
         response = client.query(**request)
-        collected.extend(item for item in response.get("Items", []) if _visible(item, now_epoch))
+        more = False
+        for item in response.get("Items", []):
+            if not _visible(item, now_epoch):
+                continue
+            if len(page) == limit:
+                more = True
+                break
+            record = convert(item)
+            size = cost(record)
+            # The first record always goes in: one record is far below the budget.
+            if page and spent + size > PAGE_BUDGET_BYTES:
+                more = True
+                break
+            page.append(record)
+            last_included, spent = item, spent + size
         last_key = response.get("LastEvaluatedKey")
-        if len(collected) > limit or not last_key:
+        if more or not last_key:
             break
         request["ExclusiveStartKey"] = last_key
     else:
-        next_position = {name: last_key[name]["S"] for name in position_attrs}
-    page = collected[:limit]
-    if len(collected) > limit:
-        next_position = {name: page[-1][name]["S"] for name in position_attrs}
-    return page, encode_cursor(next_position, filters) if next_position else None
+        # Out of Query requests: every item read is on the page or hidden.
+        return page, cursor.encode({name: last_key[name]["S"] for name in cursor.attributes})
+    if not more or last_included is None:
+        return page, None
+    return page, cursor.encode({name: last_included[name]["S"] for name in cursor.attributes})
 
 
 def _intervention_item(tenant: str, iv: Intervention) -> dict[str, Any]:
@@ -127,19 +160,52 @@ def _visible(item: dict[str, Any], now_epoch: float) -> bool:
 
 
 def _counter_updates(table: str, tenant: str, shard: int, delta: CounterDelta) -> list[dict[str, Any]]:
-    """Transaction items that ADD `delta` to the tenant's counter shard."""
+    """Transaction items that ADD `delta` to the tenant's counter shard, and
+    its `r:<user>` figures to those users' responder items."""
+    return _shard_updates(table, tenant, shard, delta) + _responder_updates(table, tenant, _responders(delta))
+
+
+def merged_counter_updates(table: str, tenant: str, changes: list[tuple[str, CounterDelta]]) -> list[dict[str, Any]]:
+    """Counter updates for (record id, delta) pairs, merged per shard and per
+    responder: a transaction may touch each counter item only once."""
+    by_shard: dict[int, CounterDelta] = {}
+    for record_id, delta in changes:
+        shard = keys.counter_shard(record_id)
+        by_shard[shard] = by_shard[shard].merge(delta) if shard in by_shard else delta
+    responders: Counter[str] = Counter()
+    for delta in by_shard.values():
+        responders.update(_responders(delta))
+    return [
+        *(update for shard, delta in by_shard.items() for update in _shard_updates(table, tenant, shard, delta)),
+        *_responder_updates(table, tenant, responders),
+    ]
+
+
+def _responders(delta: CounterDelta) -> Counter[str]:
+    return Counter({user: amount for name, amount in delta.totals.items() if (user := responder_of(name)) is not None})
+
+
+def _shard_updates(table: str, tenant: str, shard: int, delta: CounterDelta) -> list[dict[str, Any]]:
     pk = keys.counters_pk(tenant, shard)
-    targets = [(keys.TOTALS_SK, delta.totals)] + [(keys.day_sk(day), counts) for day, counts in delta.daily.items()]
+    totals = Counter({name: amount for name, amount in delta.totals.items() if responder_of(name) is None})
+    changed = [*delta.totals.items(), *(item for counts in delta.daily.values() for item in counts.items())]
+    if any(amount and is_intervention_figure(name) for name, amount in changed):
+        # Counted with every change of the shard's intervention figures (its
+        # responders' too): recompute_stats corrects only a shard that did
+        # not move since it read it.
+        totals[INTERVENTION_WRITES] += 1
+    targets = [(keys.TOTALS_SK, totals)] + [(keys.day_sk(day), counts) for day, counts in delta.daily.items()]
     updates = []
     for sort_key, counts in targets:
-        names, values, clauses = {}, {}, []
-        for n, (name, amount) in enumerate(sorted(counts.items())):
-            if amount == 0:
-                continue
-            names[f"#c{n}"] = name
-            values[f":c{n}"] = {"N": repr(amount)}
-            clauses.append(f"#c{n} :c{n}")
-        if clauses:
+        figures = sorted((name, amount) for name, amount in counts.items() if amount != 0)
+        # A live write adds a few figures; a bulk load's merged delta can
+        # hold hundreds: several updates of one item (for update_item, not
+        # for a transaction, which takes an item once).
+        for start in range(0, len(figures), _FIGURES_PER_UPDATE):
+            chunk = figures[start : start + _FIGURES_PER_UPDATE]
+            names = {f"#c{n}": name for n, (name, _) in enumerate(chunk)}
+            values = {f":c{n}": {"N": repr(amount)} for n, (_, amount) in enumerate(chunk)}
+            clauses = [f"#c{n} :c{n}" for n in range(len(chunk))]
             updates.append(
                 {
                     "Update": {
@@ -154,14 +220,25 @@ def _counter_updates(table: str, tenant: str, shard: int, delta: CounterDelta) -
     return updates
 
 
-def merged_counter_updates(table: str, tenant: str, changes: list[tuple[str, CounterDelta]]) -> list[dict[str, Any]]:
-    """Counter updates for (record id, delta) pairs, merged per shard: a
-    transaction may touch each counter item only once."""
-    by_shard: dict[int, CounterDelta] = {}
-    for record_id, delta in changes:
-        shard = keys.counter_shard(record_id)
-        by_shard[shard] = by_shard[shard].merge(delta) if shard in by_shard else delta
-    return [update for shard, delta in by_shard.items() for update in _counter_updates(table, tenant, shard, delta)]
+def _responder_updates(table: str, tenant: str, responders: Mapping[str, float]) -> list[dict[str, Any]]:
+    """ADD to each user's responder item (created on its first decision):
+    one small item per user, so no item grows with the number of users,
+    and gsi4 keeps them sorted by count for the top responders."""
+    return [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": {"S": keys.responder_pk(tenant, user)}, "sk": {"S": keys.RESPONDER_SK}},
+                "UpdateExpression": "SET gsi4pk = :p, #user = :u ADD gsi4sk :n",
+                "ExpressionAttributeNames": {"#user": "user"},
+                "ExpressionAttributeValues": {
+                    ":p": {"S": keys.responders_partition(tenant)}, ":u": {"S": user}, ":n": {"N": str(amount)}
+                },
+            }
+        }
+        for user, amount in sorted(responders.items())
+        if amount
+    ]
 
 
 def schedule_query(client: Any, table: str, partition: str, until: str, limit: int) -> list[tuple[str, str]]:
@@ -224,7 +301,36 @@ def purge_record(client: Any, table: str, pk: str, child_prefix: str, now: Any) 
 
 
 def _numbers(item: dict[str, Any]) -> dict[str, float]:
-    return {name: float(value["N"]) for name, value in item.items() if "N" in value}
+    """The figures of a counter item (its write count is none)."""
+    return {name: float(value["N"]) for name, value in item.items() if "N" in value and name != INTERVENTION_WRITES}
+
+
+def _decimals(item: dict[str, Any]) -> dict[str, Decimal]:
+    return {name: Decimal(value["N"]) for name, value in item.items() if "N" in value}
+
+
+def _write_count(item: dict[str, Any]) -> int | None:
+    value = item.get(INTERVENTION_WRITES)
+    return int(value["N"]) if value else None
+
+
+def _chunks(figures: FigureChanges) -> list[list[tuple[str, Decimal, Decimal]]]:
+    """(name, stored, wanted) in groups that fit one update expression."""
+    flat = [(name, stored, wanted) for name, (stored, wanted) in sorted(figures.items())]
+    return [flat[start : start + _FIGURES_PER_UPDATE] for start in range(0, len(flat), _FIGURES_PER_UPDATE)]
+
+
+def _is_counter_race(error: ClientError) -> bool:
+    """A correction refused because the counters moved: its condition
+    failed, or a live transaction held one of its items at that moment."""
+    reasons = error.response.get("CancellationReasons") or []
+    return _is_condition_failure(error) or any(r.get("Code") == "TransactionConflict" for r in reasons)
+
+
+# Items per TransactWriteItems: DynamoDB takes 100, the emulation 25.
+_TRANSACTION_MAX = 25
+# `writes` of a correction that is not conditioned on the write count.
+_UNGUARDED = object()
 
 
 # Sorts after every `#<id>` that ends a gsi1 sort key (ids are UUIDs).
@@ -325,30 +431,30 @@ class DynamoInterventionStore(InterventionStore):
             return None
         return _intervention_from_item(item)
 
-    def events(self, tenant: str, intervention_id: str) -> list[InterventionEvent] | None:
-        # One partition holds the record ("#META" sorts before "EVT#") and its
-        # events, so a single Query answers both "does it exist" and the trail.
+    def events(
+        self, tenant: str, intervention_id: str, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[InterventionEvent], str | None] | None:
+        pk = keys.intervention_pk(tenant, intervention_id)
+        binding = ListCursor(
+            scope=f"events:{tenant}",
+            filters={"intervention": intervention_id},
+            attributes=("pk", "sk"),
+            expected={"pk": pk},
+            prefixes={"pk": keys.tenant_prefix(tenant), "sk": keys.EVENT_PREFIX},
+        )
         request: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": keys.intervention_pk(tenant, intervention_id)}},
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :evt)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":evt": {"S": keys.EVENT_PREFIX}},
             "ConsistentRead": True,
         }
-        found = False
-        events: list[InterventionEvent] = []
-        now_epoch = clock.now().timestamp()
-        while True:
-            response = self._client.query(**request)
-            for item in response.get("Items", []):
-                sort_key = item["sk"]["S"]
-                if sort_key == keys.META_SK:
-                    found = _visible(item, now_epoch)
-                elif sort_key.startswith(keys.EVENT_PREFIX):
-                    events.append(_event_from_item(item))
-            if "LastEvaluatedKey" not in response:
-                break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return events if found else None
+        if cursor:
+            request["ExclusiveStartKey"] = binding.start_key(cursor)
+        # Asked on every page: a record past retention has no trail to show,
+        # even on a page whose cursor was issued before.
+        if self.get(tenant, intervention_id) is None:
+            return None
+        return query_page(self._client, request, limit, binding, False, _event_from_item)
 
     def list(self, tenant: str, query: ListInterventionsQuery) -> Page:
         index, partition_attr, sort_attr, partition, sort_prefix = self._plan(tenant, query)
@@ -382,21 +488,20 @@ class DynamoInterventionStore(InterventionStore):
         request["ExpressionAttributeNames"] = names
         request["ExpressionAttributeValues"] = values
 
-        position_attrs = ("pk", "sk", partition_attr, sort_attr)
+        # A position lies in the query's partition and sort-key range, on a
+        # record of the tenant (its #META item).
+        binding = ListCursor(
+            scope=f"interventions:{tenant}",
+            filters=query.filters(),
+            attributes=("pk", "sk", partition_attr, sort_attr),
+            expected={partition_attr: partition, "sk": keys.META_SK},
+            prefixes={"pk": keys.tenant_prefix(tenant) + "INT#", sort_attr: sort_prefix},
+        )
         if query.cursor:
-            request["ExclusiveStartKey"] = {
-                name: {"S": value}
-                for name, value in decode_cursor(
-                    query.cursor,
-                    query.filters(),
-                    expected={partition_attr: partition},
-                    required=position_attrs,
-                    pk_prefix=keys.tenant_prefix(tenant) + "INT#",
-                ).items()
-            }
+            request["ExclusiveStartKey"] = binding.start_key(query.cursor)
 
-        items, cursor = query_page(self._client, request, query.limit, position_attrs, query.filters(), bool(filters))
-        return Page(items=[_intervention_from_item(item) for item in items], next_cursor=cursor)
+        items, cursor = query_page(self._client, request, query.limit, binding, bool(filters), _intervention_from_item)
+        return Page(items=items, next_cursor=cursor)
 
     # -------------------------------------------------------------- sweep
     def due_for_expiry(self, shard: int, now: Any, limit: int) -> list[tuple[str, str]]:
@@ -488,12 +593,30 @@ class DynamoStatsStore(StatsStore):
         found = self._batch_get(wanted)
         return {day: [_numbers(item) for (_, sk), item in found.items() if sk == keys.day_sk(day)] for day in days}
 
-    def _batch_get(self, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    def top_responders(self, tenant: str, limit: int) -> list[tuple[str, float]]:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName="gsi4",
+            KeyConditionExpression="gsi4pk = :p",
+            ExpressionAttributeValues={":p": {"S": keys.responders_partition(tenant)}},
+            ExpressionAttributeNames={"#user": "user"},
+            ProjectionExpression="#user, gsi4sk",
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [(item["user"]["S"], float(item["gsi4sk"]["N"])) for item in response.get("Items", [])]
+
+    def _batch_get(
+        self, wanted: list[tuple[str, str]], consistent: bool = False
+    ) -> dict[tuple[str, str], dict[str, Any]]:
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(wanted), _BATCH_GET_MAX):
-            pending: dict[str, Any] = {
-                self._table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in wanted[start : start + _BATCH_GET_MAX]]}
+            keys_and_attributes: dict[str, Any] = {
+                "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in wanted[start : start + _BATCH_GET_MAX]]
             }
+            if consistent:
+                keys_and_attributes["ConsistentRead"] = True
+            pending: dict[str, Any] = {self._table: keys_and_attributes}
             for _ in unprocessed_rounds():
                 response = self._client.batch_get_item(RequestItems=pending)
                 for item in response.get("Responses", {}).get(self._table, []):
@@ -505,32 +628,146 @@ class DynamoStatsStore(StatsStore):
                 raise unprocessed_fault("BatchGetItem", len(pending[self._table]["Keys"]))
         return found
 
-    def replace_figures(
-        self,
-        tenant: str,
-        shard: int,
-        totals: Mapping[str, Decimal],
-        daily: Mapping[str, Mapping[str, Decimal]],
-        owns: Callable[[str], bool],
-    ) -> int:
-        wanted = {keys.TOTALS_SK: totals, **{keys.day_sk(day): figures for day, figures in daily.items()}}
-        for figures in wanted.values():
-            foreign = [name for name in figures if not owns(name)]
-            if foreign:
-                raise ValueError(f"not figures this replacement owns: {foreign}")
+    # ------------------------------------------------ corrections (recompute)
+    def write_counts(self, tenant: str) -> dict[int, int | None]:
+        pks = [keys.counters_pk(tenant, shard) for shard in range(keys.COUNTER_SHARDS)]
+        found = self._batch_get([(pk, keys.TOTALS_SK) for pk in pks], consistent=True)
+        return {shard: _write_count(found.get((pk, keys.TOTALS_SK), {})) for shard, pk in enumerate(pks)}
+
+    def read_shard(self, tenant: str, shard: int) -> ShardCounters:
         pk = keys.counters_pk(tenant, shard)
-        stored = self._shard_figures(pk)
-        changed = 0
-        for sort_key in sorted(wanted.keys() | stored.keys()):
-            current = {name: value for name, value in stored.get(sort_key, {}).items() if owns(name)}
-            # Absent means zero to the stats reads: zeroes are not stored.
-            target = {name: value for name, value in wanted.get(sort_key, {}).items() if value != 0}
-            if current == target:
-                continue
-            to_set = {name: value for name, value in target.items() if current.get(name) != value}
-            self._set_and_remove(pk, sort_key, to_set, [name for name in current if name not in target])
-            changed += 1
-        return changed
+        # The TOTAL item first, alone: its write count and figures are read
+        # together, and any write after it makes the correction's condition fail.
+        total = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": keys.TOTALS_SK}}, ConsistentRead=True
+        ).get("Item")
+        items = self._shard_figures(pk)
+        items.pop(keys.TOTALS_SK, None)
+        if total:
+            items[keys.TOTALS_SK] = _decimals(total)
+        return ShardCounters(writes=_write_count(total or {}), items=items)
+
+    def read_responders(self, tenant: str, users: Iterable[str]) -> dict[str, Decimal]:
+        listed = set(users)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "gsi4",
+            "KeyConditionExpression": "gsi4pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": keys.responders_partition(tenant)}},
+            "ExpressionAttributeNames": {"#user": "user"},
+            "ProjectionExpression": "#user",
+        }
+        while True:  # the index is eventually consistent: it only names the users
+            response = self._client.query(**request)
+            listed.update(item["user"]["S"] for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        found = self._batch_get([(keys.responder_pk(tenant, user), keys.RESPONDER_SK) for user in sorted(listed)], True)
+        return {item["user"]["S"]: Decimal(item["gsi4sk"]["N"]) for item in found.values() if "gsi4sk" in item}
+
+    def correct_shard(
+        self, tenant: str, shard: int, writes: int | None, changes: Mapping[str, FigureChanges]
+    ) -> int | None:
+        pk = keys.counters_pk(tenant, shard)
+        total_chunks = _chunks(changes.get(keys.TOTALS_SK, {}))
+        other_chunks = [
+            (sort_key, chunk)
+            for sort_key, figures in changes.items()
+            if sort_key != keys.TOTALS_SK
+            for chunk in _chunks(figures)
+        ]
+        applied: list[str] = []
+        while total_chunks or other_chunks:
+            # Each transaction carries the guarded TOTAL update (with the
+            # next TOTAL figures, if any) and other items, each item once.
+            total = total_chunks.pop(0) if total_chunks else []
+            batch, later = [], []
+            for sort_key, chunk in other_chunks:
+                fits = len(batch) < _TRANSACTION_MAX - 1 and all(sort_key != taken for taken, _ in batch)
+                (batch if fits else later).append((sort_key, chunk))
+            other_chunks = later
+            transaction = [
+                {"Update": self._correction(pk, keys.TOTALS_SK, total, writes)},
+                *({"Update": self._correction(pk, sort_key, chunk)} for sort_key, chunk in batch),
+            ]
+            self._commit_correction(transaction, applied)
+            writes = (writes or 0) + 1
+            for key in ([keys.TOTALS_SK] if total else []) + [sort_key for sort_key, _ in batch]:
+                if key not in applied:
+                    applied.append(key)
+        return writes
+
+    def correct_responders(
+        self, tenant: str, writes: Mapping[int, int | None], changes: FigureChanges
+    ) -> dict[int, int]:
+        counts = {shard: writes[shard] for shard in range(keys.COUNTER_SHARDS)}
+        users = sorted(changes)
+        applied: list[str] = []
+        for start in range(0, len(users), _TRANSACTION_MAX - keys.COUNTER_SHARDS):
+            chunk = users[start : start + _TRANSACTION_MAX - keys.COUNTER_SHARDS]
+            transaction = [
+                {"Update": self._correction(keys.counters_pk(tenant, shard), keys.TOTALS_SK, [], count)}
+                for shard, count in counts.items()
+            ]
+            transaction += [self._responder_correction(tenant, user, *changes[user]) for user in chunk]
+            self._commit_correction(transaction, applied)
+            counts = {shard: (count or 0) + 1 for shard, count in counts.items()}
+            applied.extend(chunk)
+        return {shard: count or 0 for shard, count in counts.items()}
+
+    def _commit_correction(self, transaction: list[dict[str, Any]], applied: list[str]) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=transaction)
+        except ClientError as error:
+            if _is_counter_race(error):
+                raise CountersMoved(list(applied)) from error
+            raise
+
+    def _correction(
+        self,
+        pk: str,
+        sort_key: str,
+        figures: list[tuple[str, Decimal, Decimal]],
+        writes: int | None | object = _UNGUARDED,
+    ) -> dict[str, Any]:
+        """The Update that moves `figures` from stored to wanted (ADD the
+        difference, REMOVE a figure wanted 0). Guarded by `writes`, it also
+        requires the write count to be that and counts one more."""
+        names, values, adds, removes = {}, {}, [], []
+        for n, (name, stored, wanted) in enumerate(figures):
+            names[f"#f{n}"] = name
+            if wanted == 0:
+                removes.append(f"#f{n}")
+            else:
+                values[f":f{n}"] = {"N": str(wanted - stored)}
+                adds.append(f"#f{n} :f{n}")
+        update: dict[str, Any] = {"TableName": self._table, "Key": {"pk": {"S": pk}, "sk": {"S": sort_key}}}
+        if writes is not _UNGUARDED:
+            names["#w"] = INTERVENTION_WRITES
+            values[":one"] = {"N": "1"}
+            adds.append("#w :one")
+            if writes is None:
+                update["ConditionExpression"] = "attribute_not_exists(#w)"
+            else:
+                update["ConditionExpression"] = "#w = :w"
+                values[":w"] = {"N": str(writes)}
+        clauses = [f"ADD {', '.join(adds)}"] if adds else []
+        if removes:
+            clauses.append(f"REMOVE {', '.join(removes)}")
+        update.update(UpdateExpression=" ".join(clauses), ExpressionAttributeNames=names)
+        if values:
+            update["ExpressionAttributeValues"] = values
+        return update
+
+    def _responder_correction(self, tenant: str, user: str, stored: Decimal, wanted: Decimal) -> dict[str, Any]:
+        key = {"pk": {"S": keys.responder_pk(tenant, user)}, "sk": {"S": keys.RESPONDER_SK}}
+        if wanted == 0:
+            # Out of the leaderboard, not deleted: only the sweep deletes items
+            # (IAM), and a later decision ADDs to the count from zero again.
+            return {"Update": {"TableName": self._table, "Key": key, "UpdateExpression": "REMOVE gsi4pk, gsi4sk"}}
+        [update] = _responder_updates(self._table, tenant, {user: wanted - stored})  # type: ignore[dict-item]
+        return update
 
     def _shard_figures(self, pk: str) -> dict[str, dict[str, Decimal]]:
         """The counter items of a shard (TOTAL and every DAY): sort key -> figures."""
@@ -546,36 +783,10 @@ class DynamoStatsStore(StatsStore):
             for item in response.get("Items", []):
                 sort_key = item["sk"]["S"]
                 if sort_key == keys.TOTALS_SK or sort_key.startswith(keys.day_sk("")):
-                    figures[sort_key] = {name: Decimal(value["N"]) for name, value in item.items() if "N" in value}
+                    figures[sort_key] = _decimals(item)
             if "LastEvaluatedKey" not in response:
                 return figures
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def _set_and_remove(self, pk: str, sort_key: str, to_set: Mapping[str, Decimal], to_remove: list[str]) -> None:
-        changes: list[tuple[str, Decimal | None]] = [*to_set.items(), *((name, None) for name in to_remove)]
-        for start in range(0, len(changes), _FIGURES_PER_UPDATE):
-            names, values, sets, removes = {}, {}, [], []
-            for n, (name, value) in enumerate(changes[start : start + _FIGURES_PER_UPDATE]):
-                names[f"#f{n}"] = name
-                if value is None:
-                    removes.append(f"#f{n}")
-                else:
-                    values[f":f{n}"] = {"N": str(value)}
-                    sets.append(f"#f{n} = :f{n}")
-            clauses = []
-            if sets:
-                clauses.append("SET " + ", ".join(sets))
-            if removes:
-                clauses.append("REMOVE " + ", ".join(removes))
-            request: dict[str, Any] = {
-                "TableName": self._table,
-                "Key": {"pk": {"S": pk}, "sk": {"S": sort_key}},
-                "UpdateExpression": " ".join(clauses),
-                "ExpressionAttributeNames": names,
-            }
-            if values:
-                request["ExpressionAttributeValues"] = values
-            self._client.update_item(**request)
 
 
 @cache

@@ -28,7 +28,8 @@ from oversight.errors import VersionConflict
 from oversight.models import Intervention, InterventionEvent, Job, JobLogLine, JobStatus
 from oversight.store import keys
 from oversight.store.base import LinkedWrite
-from oversight.store.cursor import decode_cursor
+from oversight.response_size import PRESIGNED_URL_BYTES, result_bytes
+from oversight.store.cursor import ListCursor
 from oversight.store.dynamodb import (
     _event_item,
     _intervention_item,
@@ -132,13 +133,19 @@ class DynamoJobStore:
 
     def linked_transition(self, tenant: str, before: Job, after: Job, run_deadline: str | None = None) -> LinkedWrite:
         """The write that moves `before` to `after` if nobody else did, to
-        commit alone (transition) or with another record's change."""
+        commit alone (transition) or with another record's change. The
+        cancel flag is part of the condition: a cancellation requested since
+        `before` was read makes the write fail instead of being erased."""
         put = self._put(
             tenant,
             after,
-            "#status = :expected AND attempts = :attempts",
+            "#status = :expected AND attempts = :attempts AND cancel_requested = :cancel",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":expected": {"S": before.status.value}, ":attempts": {"N": str(before.attempts)}},
+            ExpressionAttributeValues={
+                ":expected": {"S": before.status.value},
+                ":attempts": {"N": str(before.attempts)},
+                ":cancel": {"BOOL": before.cancel_requested},
+            },
             run_deadline=run_deadline,
         )
         return LinkedWrite(items=[put], counters=[(after.id, on_job_transition(before, after))])
@@ -273,12 +280,21 @@ class DynamoJobStore:
             request["FilterExpression"] = "#tool = :tool"
             request["ExpressionAttributeNames"]["#tool"] = "tool"
             request["ExpressionAttributeValues"][":tool"] = {"S": tool}
-        position_attrs = ("pk", "sk", pk_attr, sk_attr)
+        binding = ListCursor(
+            scope=f"jobs:{tenant}",
+            filters=filters,
+            attributes=("pk", "sk", pk_attr, sk_attr),
+            expected={pk_attr: partition, "sk": keys.META_SK},
+            prefixes={"pk": f"T#{tenant}#JOB#"},
+        )
         if cursor:
-            position = decode_cursor(cursor, filters, {pk_attr: partition}, position_attrs, f"T#{tenant}#JOB#")
-            request["ExclusiveStartKey"] = {k: {"S": v} for k, v in position.items()}
-        items, next_cursor = query_page(self._client, request, limit, position_attrs, filters, bool(tool))
-        return [_job_from_item(item) for item in items], next_cursor
+            request["ExclusiveStartKey"] = binding.start_key(cursor)
+
+        def cost(job: Job) -> int:
+            # The API adds a presigned URL to each output file.
+            return result_bytes(job) + PRESIGNED_URL_BYTES * len(job.result.outputs if job.result else ())
+
+        return query_page(self._client, request, limit, binding, bool(tool), _job_from_item, cost)
 
     def logs(self, tenant: str, job_id: str, limit: int, cursor: str | None):
         pk = job_pk(tenant, job_id)
@@ -287,17 +303,21 @@ class DynamoJobStore:
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :log)",
             "ExpressionAttributeValues": {":pk": {"S": pk}, ":log": {"S": LOG_PREFIX}},
         }
-        filters = {"job": job_id}
+        binding = ListCursor(
+            scope=f"job-logs:{tenant}",
+            filters={"job": job_id},
+            attributes=("pk", "sk"),
+            expected={"pk": pk},
+            prefixes={"pk": f"T#{tenant}#JOB#", "sk": LOG_PREFIX},
+        )
         if cursor:
-            position = decode_cursor(cursor, filters, {"pk": pk}, ("pk", "sk"), f"T#{tenant}#JOB#")
-            request["ExclusiveStartKey"] = {k: {"S": v} for k, v in position.items()}
+            request["ExclusiveStartKey"] = binding.start_key(cursor)
 
         def line(item: dict[str, Any]) -> JobLogLine:
             values = load_item(item)
             return JobLogLine(at=values["at"], level=values["level"], message=values["message"])
 
-        items, next_cursor = query_page(self._client, request, limit, ("pk", "sk"), filters, False)
-        return [line(item) for item in items], next_cursor
+        return query_page(self._client, request, limit, binding, False, line)
 
 @cache
 def get_job_store() -> DynamoJobStore:

@@ -3,6 +3,7 @@ with the tenant, so no query can cross tenants."""
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 
 from oversight.clock import iso
@@ -10,6 +11,8 @@ from oversight.models import Intervention, Status
 
 META_SK = "#META"
 TOTALS_SK = "TOTAL"
+# Sort key of a responder item (not #META: it is no record).
+RESPONDER_SK = "DECISIONS"
 COUNTER_SHARDS = 4
 EVENT_PREFIX = "EVT#"
 SCHEDULE_SHARDS = 4
@@ -62,6 +65,17 @@ def counters_pk(tenant: str, shard: int) -> str:
 
 def day_sk(day: str) -> str:
     return f"DAY#{day}"
+
+
+def responders_partition(tenant: str) -> str:
+    """gsi4 partition of the tenant's responder items, sorted by count."""
+    return f"T#{tenant}#RESP"
+
+
+def responder_pk(tenant: str, user: str) -> str:
+    # A user id comes from the token (any length, any character): its hash
+    # keeps the key short and free of separators; the item holds the name.
+    return f"{responders_partition(tenant)}#{hashlib.sha256(user.encode()).hexdigest()}"
 
 
 def due_partition(shard: int) -> str:

@@ -24,9 +24,19 @@ CSV_COLUMNS = tuple(Intervention.model_fields)
 # Free-form JSON fields: one CSV cell each, as JSON text.
 _JSON_FIELDS = frozenset({"context", "response"})
 
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        # 9999-12-31T23:59:59-23:59 is well-formed, but its UTC moment is past
+        # what a datetime holds; a ValueError makes it a field error, not a 500.
+        raise ValueError("The moment in UTC is outside years 1 to 9999") from None
+
+
 # Held in UTC, so equivalent submissions dump to the same parameters (the
 # job cache compares them).
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(timezone.utc))]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class ExportParameters(BaseModel):

@@ -5,7 +5,11 @@ comma-separated `host` (the scheme's default port only) or `host:port`
 entries; empty allows nothing. It is checked when the job is submitted (a
 validation error on `url`) and again right before sending, since the
 setting may have changed in between. Redirects are reported, not followed:
-following one could leave the allow-list."""
+following one could leave the allow-list.
+
+Header values that look like credentials are redacted wherever the job is
+shown (`redacted_parameters`); only the run sends them. A cancelled job stops
+waiting for the host at once (the host may still have received the request)."""
 
 from __future__ import annotations
 
@@ -14,14 +18,14 @@ import http.client
 import json
 import os
 import re
-import urllib.error
-import urllib.request
+import socket
+import threading
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, JsonValue, field_validator
 
-from oversight.tools.registry import RunContext, ToolError, tool
+from oversight.tools.registry import JobCancelled, RunContext, ToolError, tool
 
 ALLOWED_HOSTS_VARIABLE = "HTTP_POST_ALLOWED_HOSTS"
 BODY_CAP_BYTES = 64 * 1024
@@ -32,6 +36,17 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")  # an RFC 9110 token
 _HEADER_VALUE_MAX = 8192
+# What HTTP can carry in a field value (RFC 9110: visible characters, space,
+# tab, obs-text): latin-1 text without control characters.
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e\x80-\xff]*$")
+# Header values readers of a job never see: credentials by name or by a part
+# of their name (X-Api-Key, X-Auth-Token, X-Hub-Signature, ...).
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+_SECRET_NAME_PARTS = ("token", "key", "secret", "password", "auth", "session", "signature", "credential")
+REDACTED = "[redacted]"
+# How often the tool asks whether the job was cancelled while the host is
+# slow to answer (the worker's context decides how often that reads the store).
+_CANCEL_POLL_SECONDS = 0.05
 
 
 def allowed_hosts() -> set[tuple[str, int | None]]:
@@ -69,6 +84,21 @@ def _netloc(parts: SplitResult) -> str:
     return parts.netloc.rpartition("@")[2]
 
 
+def is_secret_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _SECRET_HEADERS or any(part in lowered for part in _SECRET_NAME_PARTS)
+
+
+def redacted_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The stored parameters as readers of the job see them: the value of
+    every header named like a credential replaced by REDACTED."""
+    headers = parameters.get("headers")
+    if not isinstance(headers, dict) or not any(is_secret_header(name) for name in headers):
+        return parameters
+    shown = {name: REDACTED if is_secret_header(name) else value for name, value in headers.items()}
+    return {**parameters, "headers": shown}
+
+
 class HttpPostParameters(BaseModel):
     # `json` would shadow BaseModel.json: the field is `payload`, spelled
     # `json` in the parameters, the schema and the dumped parameters.
@@ -86,6 +116,9 @@ class HttpPostParameters(BaseModel):
     @field_validator("url")
     @classmethod
     def _host_allowed(cls, value: HttpUrl) -> HttpUrl:
+        # The URL is shown to every reader of the job: no credentials in it.
+        if value.username is not None or value.password is not None:
+            raise ValueError("the URL must not carry a user name or password; send credentials in a header")
         try:
             reason = refusal(str(value))
         except ToolError as error:  # a malformed setting refuses everything
@@ -104,14 +137,15 @@ class HttpPostParameters(BaseModel):
                 raise ValueError(f"the {name} header is set by the request itself")
             if len(text) > _HEADER_VALUE_MAX or any(c in text for c in "\r\n\0"):
                 raise ValueError(f"the value of {name} must be one line of at most {_HEADER_VALUE_MAX} characters")
+            # Refused now rather than failing every attempt of the run.
+            if not _HEADER_VALUE.fullmatch(text):
+                raise ValueError(f"the value of {name} cannot be sent: only latin-1 text without control characters")
+        seen: set[str] = set()
+        for name in value:
+            if name.lower() in seen:
+                raise ValueError(f"the {name} header is given twice (names are case-insensitive)")
+            seen.add(name.lower())
         return value
-
-
-class _ReportRedirects(urllib.request.HTTPRedirectHandler):
-    """Never follow a redirect: the 3xx becomes the result."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 def _read_capped(response: Any) -> tuple[str, bool]:
@@ -126,12 +160,51 @@ def _read_capped(response: Any) -> tuple[str, bool]:
     return decoder.decode(raw[:BODY_CAP_BYTES]), len(raw) > BODY_CAP_BYTES
 
 
-def _failure(where: str, error: Exception, timeout_seconds: int) -> ToolError:
-    # urllib wraps connection errors (a connect timeout too) in URLError.
-    cause = error.reason if isinstance(error, urllib.error.URLError) else error
-    if isinstance(cause, TimeoutError):
+def _failure(where: str, error: BaseException, timeout_seconds: int) -> ToolError:
+    if isinstance(error, TimeoutError):
         return ToolError(f"POST to {where} timed out after {timeout_seconds} s")
-    return ToolError(f"POST to {where} failed: {cause}")
+    if isinstance(error, (OSError, http.client.HTTPException)):
+        return ToolError(f"POST to {where} failed: {error}")
+    # Anything else (an encoding error) may quote a header value: not echoed.
+    return ToolError(f"POST to {where} failed: the request could not be sent ({type(error).__name__})")
+
+
+class _Exchange:
+    """One POST on a thread of its own, so the tool can stop waiting for a
+    slow host when the job is cancelled. http.client, not urllib: it follows
+    no redirect and uses no proxy by itself, and its socket can be shut from
+    the waiting thread."""
+
+    def __init__(self, url: str, body: bytes, headers: dict[str, str], timeout_seconds: int) -> None:
+        parts = urlsplit(url)
+        connection = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        self._connection = connection(parts.hostname or "", parts.port, timeout=timeout_seconds)
+        self._target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        self._body, self._headers = body, headers
+        self.done = threading.Event()
+        self.answer: tuple[int, str, bool] | None = None
+        self.error: BaseException | None = None
+        threading.Thread(target=self._run, name="http_post", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._connection.request("POST", self._target, body=self._body, headers=self._headers)
+            with self._connection.getresponse() as response:  # any status is an answer
+                self.answer = (response.status, *_read_capped(response))
+        except Exception as error:  # reported by the waiting thread
+            self.error = error
+        finally:
+            self._connection.close()
+            self.done.set()
+
+    def abandon(self) -> None:
+        """Stop the exchange: a blocked send or read fails at once."""
+        sock = self._connection.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:  # already closed
+                pass
 
 
 @tool(
@@ -141,6 +214,7 @@ def _failure(where: str, error: Exception, timeout_seconds: int) -> ToolError:
     parameters=HttpPostParameters,
     timeout_seconds=60,
     cacheable=False,
+    redact=redacted_parameters,
 )
 def http_post(params: HttpPostParameters, ctx: RunContext) -> dict[str, Any]:
     url = str(params.url)
@@ -148,23 +222,23 @@ def http_post(params: HttpPostParameters, ctx: RunContext) -> dict[str, Any]:
     reason = refusal(url)
     if reason:
         raise ToolError(f"{reason}; no request sent")
+    if ctx.cancelled():
+        raise JobCancelled(f"POST to {where} cancelled; no request sent")
 
     body = json.dumps(params.payload, separators=(",", ":"), ensure_ascii=False).encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
-    for name, value in params.headers.items():  # after the default: a caller's Content-Type wins
-        request.add_header(name, value)
-    # No proxy: the connection goes to the allow-listed host itself.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _ReportRedirects())
-    try:
-        with opener.open(request, timeout=params.timeout_seconds) as response:
-            status = response.status
-            text, truncated = _read_capped(response)
-    except urllib.error.HTTPError as answer:  # 3xx, 4xx, 5xx: the host answered
-        with answer:
-            status = answer.code
-            text, truncated = _read_capped(answer)
-    except (OSError, http.client.HTTPException) as error:  # URLError and timeouts are OSErrors
+    headers = dict(params.headers)
+    if not any(name.lower() == "content-type" for name in headers):  # a caller's Content-Type wins
+        headers["Content-Type"] = "application/json"
+    exchange = _Exchange(url, body, headers, params.timeout_seconds)
+    while not exchange.done.wait(_CANCEL_POLL_SECONDS):
+        if ctx.cancelled():
+            exchange.abandon()
+            ctx.log("WARNING", f"POST to {where} abandoned on cancellation; the host may have received it")
+            raise JobCancelled(f"POST to {where} cancelled while waiting for the answer")
+    if exchange.answer is None:
+        error = exchange.error or RuntimeError("no answer")
         raise _failure(where, error, params.timeout_seconds) from error
+    status, text, truncated = exchange.answer
     ctx.log("INFO", f"POST to {where} answered {status}")
     return {"status": status, "body": text, "truncated": truncated}
 

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, TypeVar, get_args
 from pydantic import BaseModel, ConfigDict
 
 from oversight.models import OutputFile
+from oversight.models.intervention import ROLE_PATTERN
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LOG_LEVELS: frozenset[str] = frozenset(get_args(LogLevel))
@@ -61,7 +62,8 @@ class RunContext(Protocol):
 
     def cancelled(self) -> bool:
         """True once cancellation was requested. Long tools ask between units
-        of work and raise JobCancelled."""
+        of work (and while waiting) and raise JobCancelled. Cheap: the
+        worker's implementation reads the store only now and then."""
         ...
 
 
@@ -73,6 +75,9 @@ class NoParameters(BaseModel):
 
 P = TypeVar("P", bound=BaseModel)
 RunFunction = Callable[[Any, RunContext], Any]
+# From the stored (validated, dumped) parameters to the parameters as readers
+# of the job see them: secrets replaced. The run still gets the real ones.
+RedactFunction = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,9 @@ class Tool:
     timeout_seconds: int
     cacheable: bool
     run: RunFunction
+    # Only holders of this role (or admins) may submit the tool; None: any requester.
+    required_role: str | None = None
+    redact: RedactFunction | None = None
 
     def __post_init__(self) -> None:
         if not _TOOL_NAME.fullmatch(self.name):
@@ -95,6 +103,12 @@ class Tool:
             raise TypeError(f"tool {self.name}: parameters model must set extra='forbid'")
         if not 1 <= self.timeout_seconds <= MAX_TIMEOUT_SECONDS:
             raise ValueError(f"tool {self.name}: timeout_seconds must be 1-{MAX_TIMEOUT_SECONDS}")
+        if self.required_role is not None and not re.fullmatch(ROLE_PATTERN, self.required_role):
+            raise ValueError(f"tool {self.name}: required_role must match {ROLE_PATTERN}")
+
+    def shown_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """The parameters as readers of a job see them (secrets redacted)."""
+        return self.redact(parameters) if self.redact else parameters
 
     def schema(self) -> dict[str, Any]:
         """JSON schema of the parameters, as GET /tools shows it."""
@@ -128,12 +142,14 @@ class ToolRegistry:
         parameters: type[P],
         timeout_seconds: int,
         cacheable: bool,
+        required_role: str | None = None,
+        redact: RedactFunction | None = None,
     ) -> Callable[[Callable[[P, RunContext], Any]], Callable[[P, RunContext], Any]]:
         """Decorator: register the function as a tool; the function itself is
         returned unchanged (callable directly in tests)."""
 
         def register(run: Callable[[P, RunContext], Any]) -> Callable[[P, RunContext], Any]:
-            self.register(Tool(name, description, parameters, timeout_seconds, cacheable, run))
+            self.register(Tool(name, description, parameters, timeout_seconds, cacheable, run, required_role, redact))
             return run
 
         return register
