@@ -159,3 +159,12 @@ def queue_counts(sqs: Any, name: str = "JobQueue") -> dict[str, str]:
 def job_counts(api: Any) -> dict[str, int]:
     """The jobs' counters by status (GET /stats), zeroes left out."""
     return {status: n for status, n in api.get("/stats", VIEWER).body["jobs"]["by_status"].items() if n}
+
+
+def stored_state(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as read, without its download URLs: each read presigns them
+    anew, with the wall clock's current second in them."""
+    if not job.get("result"):
+        return job
+    outputs = [{k: v for k, v in o.items() if k != "url"} for o in job["result"].get("outputs", [])]
+    return {**job, "result": {**job["result"], "outputs": outputs}}

@@ -280,3 +280,28 @@ def test_http_post_cancelled_before_sending_sends_nothing(slow_server):
         http_post.run(params, ctx)
     time.sleep(0.1)
     assert slow_server.arrived == set()
+
+
+def test_http_post_cancelled_while_connecting_sends_nothing(slow_server, monkeypatch):
+    """A host slow to accept the connection: the job is cancelled while the
+    connection is being made, and once it is made nothing is sent."""
+    import http.client
+
+    connected = threading.Event()
+    real_connect = http.client.HTTPConnection.connect
+
+    def slow_connect(self):
+        time.sleep(0.5)  # the cancel lands meanwhile
+        real_connect(self)
+        connected.set()
+
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", slow_connect)
+    http_post = get_tool("http_post")
+    params = http_post.parameters.model_validate({"url": f"http://{slow_server.netloc}/sleep/0/late", "json": {}})
+    ctx = RecordingRunContext()
+    threading.Timer(0.1, ctx.cancel).start()
+    with pytest.raises(JobCancelled):
+        http_post.run(params, ctx)
+    assert connected.wait(2)
+    time.sleep(0.3)
+    assert slow_server.arrived == set()

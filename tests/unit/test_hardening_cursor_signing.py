@@ -91,3 +91,20 @@ def test_the_signature_is_compared_in_constant_time(monkeypatch):
     cursor = encode_cursor(POSITION, FILTERS)
     assert decode_cursor(cursor, FILTERS, **ARGS) == POSITION
     assert compared, "the signature check goes through hmac.compare_digest"
+
+
+@pytest.mark.parametrize("where", ["value", "key", "signature"])
+def test_a_cursor_holding_a_lone_surrogate_is_refused_not_a_crash(where):
+    """`\\ud800` decodes from JSON but cannot be encoded: it must be a 422
+    before anything tries to sign or measure it."""
+    position = dict(POSITION)
+    payload = {"p": position, "f": json.loads(base64.urlsafe_b64decode(encode_cursor(POSITION, FILTERS) + "==="))["f"],
+               "s": "x"}  # fmt: skip
+    if where == "value":
+        position["sk"] = "\ud800"
+    elif where == "key":
+        position["\ud800"] = position.pop("sk")
+    else:
+        payload["s"] = "\ud800"
+    raw = json.dumps(payload, separators=(",", ":"))  # ensure_ascii: the surrogate travels as \ud800
+    refused(base64.urlsafe_b64encode(raw.encode()).decode().rstrip("="))

@@ -3,8 +3,10 @@
 Handlers never read identity from headers. Roles come from `cognito:groups`
 (a list, a JSON list, or the string `"[a b]"` API Gateway makes of an array
 claim) and from scopes `oversight/<role>`; the tenant from `custom:tenant` (or
-`tenant`). A group name is taken whole: a group called `viewer,admin` or
-`Team admin` is that role, never `admin`.
+`tenant`). A list's elements are taken whole: a group called `viewer,admin`
+or `Team admin` is that role, never `admin`. A claim that is one string is
+split on whitespace only (API Gateway's `"[a b]"`, or a space-separated
+list), so there a name with a space reads as two (docs/decisions.md).
 """
 
 from __future__ import annotations

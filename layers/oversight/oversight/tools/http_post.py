@@ -182,12 +182,16 @@ class _Exchange:
         self._target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
         self._body, self._headers = body, headers
         self.done = threading.Event()
+        self._abandoned = threading.Event()
         self.answer: tuple[int, str, bool] | None = None
         self.error: BaseException | None = None
         threading.Thread(target=self._run, name="http_post", daemon=True).start()
 
     def _run(self) -> None:
         try:
+            self._connection.connect()
+            if self._abandoned.is_set():  # cancelled while connecting: send nothing
+                return
             self._connection.request("POST", self._target, body=self._body, headers=self._headers)
             with self._connection.getresponse() as response:  # any status is an answer
                 self.answer = (response.status, *_read_capped(response))
@@ -198,7 +202,9 @@ class _Exchange:
             self.done.set()
 
     def abandon(self) -> None:
-        """Stop the exchange: a blocked send or read fails at once."""
+        """Stop the exchange: a blocked send or read fails at once, and a
+        connection still being made sends nothing once it is made."""
+        self._abandoned.set()
         sock = self._connection.sock
         if sock is not None:
             try:
