@@ -76,6 +76,14 @@ def bucket_of(seconds: float) -> int:
     return max(1, bisect.bisect_right(RESOLUTION_BUCKET_FLOORS, seconds))
 
 
+def histogram_bucket(name: str) -> int | None:
+    """The bucket a histogram figure (`i_res_h<k>_n` / `_s`) counts, None
+    for any other figure."""
+    if name.startswith("i_res_h") and name.endswith(("_n", "_s")) and name[7:-2].isdigit():
+        return int(name[7:-2])
+    return None
+
+
 def bucket_count_attribute(bucket: int) -> str:
     return f"i_res_h{bucket}_n"
 

@@ -19,6 +19,7 @@ from oversight.clock import iso
 from oversight.config import settings
 from oversight.counters import (
     INTERVENTION_WRITES,
+    RESOLUTION_BUCKET_COUNT,
     CounterDelta,
     is_intervention_figure,
     on_created,
@@ -194,7 +195,10 @@ def _shard_updates(table: str, tenant: str, shard: int, delta: CounterDelta) -> 
         # responders' too): recompute_stats corrects only a shard that did
         # not move since it read it.
         totals[INTERVENTION_WRITES] += 1
-    targets = [(keys.TOTALS_SK, totals)] + [(keys.day_sk(day), counts) for day, counts in delta.daily.items()]
+    by_item: dict[str, Counter[str]] = {}
+    for name, amount in totals.items():
+        by_item.setdefault(keys.totals_sk(name), Counter())[name] += amount
+    targets = [*sorted(by_item.items()), *((keys.day_sk(day), counts) for day, counts in delta.daily.items())]
     updates = []
     for sort_key, counts in targets:
         figures = sorted((name, amount) for name, amount in counts.items() if amount != 0)
@@ -583,7 +587,10 @@ class DynamoStatsStore(StatsStore):
         self._client = client
 
     def totals(self, tenant: str) -> list[dict[str, float]]:
-        wanted = [(keys.counters_pk(tenant, shard), keys.TOTALS_SK) for shard in range(keys.COUNTER_SHARDS)]
+        """The all-time items of every shard (TOTAL and the histogram's): one
+        BatchGetItem of at most 4 × 19 keys."""
+        item_keys = keys.totals_sks(RESOLUTION_BUCKET_COUNT)
+        wanted = [(keys.counters_pk(tenant, shard), sk) for shard in range(keys.COUNTER_SHARDS) for sk in item_keys]
         return [_numbers(item) for item in self._batch_get(wanted).values()]
 
     def daily(self, tenant: str, days: list[str]) -> dict[str, list[dict[str, float]]]:
@@ -782,7 +789,7 @@ class DynamoStatsStore(StatsStore):
             response = self._client.query(**request)
             for item in response.get("Items", []):
                 sort_key = item["sk"]["S"]
-                if sort_key == keys.TOTALS_SK or sort_key.startswith(keys.day_sk("")):
+                if sort_key == keys.TOTALS_SK or sort_key.startswith((keys.day_sk(""), keys.HISTOGRAM_PREFIX)):
                     figures[sort_key] = _decimals(item)
             if "LastEvaluatedKey" not in response:
                 return figures

@@ -7,6 +7,7 @@ import hashlib
 import zlib
 
 from oversight.clock import iso
+from oversight.counters import histogram_bucket
 from oversight.models import Intervention, Status
 
 META_SK = "#META"
@@ -61,6 +62,30 @@ def counters_pk(tenant: str, shard: int) -> str:
     # The shard is in the partition key so a hot tenant's counter writes
     # spread over COUNTER_SHARDS partitions.
     return f"T#{tenant}#STATS#{shard}"
+
+
+# The resolution histogram lives beside TOTAL in items of this many buckets
+# (counts and sums): a resolution updates one small item, and no other write
+# pays for the histogram's size (an update is charged by the item's size).
+HISTOGRAM_BUCKETS_PER_ITEM = 32
+HISTOGRAM_PREFIX = "HIST#"
+
+
+def histogram_sk(group: int) -> str:
+    return f"{HISTOGRAM_PREFIX}{group:03d}"
+
+
+def totals_sk(figure: str) -> str:
+    """The counter item of a shard that holds an all-time figure: TOTAL, or
+    the histogram item of its bucket."""
+    bucket = histogram_bucket(figure)
+    return TOTALS_SK if bucket is None else histogram_sk(bucket // HISTOGRAM_BUCKETS_PER_ITEM)
+
+
+def totals_sks(bucket_count: int) -> list[str]:
+    """Every item of a shard that holds all-time figures."""
+    groups = -(-bucket_count // HISTOGRAM_BUCKETS_PER_ITEM)
+    return [TOTALS_SK, *(histogram_sk(group) for group in range(groups))]
 
 
 def day_sk(day: str) -> str:

@@ -38,7 +38,7 @@ from oversight.counters import (
 from oversight.models import Intervention, Status
 from oversight.store import get_intervention_store, get_stats_store
 from oversight.store.base import CountersMoved, FigureChanges
-from oversight.store.keys import COUNTER_SHARDS, TOTALS_SK, counter_shard, day_sk
+from oversight.store.keys import COUNTER_SHARDS, TOTALS_SK, counter_shard, day_sk, totals_sk
 from oversight.tools.registry import JobCancelled, NoParameters, RunContext, ToolError, tool
 
 __all__ = ["is_intervention_figure", "recompute_stats", "replay"]
@@ -101,7 +101,7 @@ def expected_counters(ctx: RunContext, on_cancel: str) -> Expected:
                 if user is not None:
                     responders[user] += _exact(amount)
                 else:
-                    items[TOTALS_SK][name] += _exact(amount)
+                    items.setdefault(totals_sk(name), Counter())[name] += _exact(amount)
             for day, counts in delta.daily.items():
                 for name, amount in counts.items():
                     items.setdefault(day_sk(day), Counter())[name] += _exact(amount)
