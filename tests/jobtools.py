@@ -79,12 +79,17 @@ class WaitParameters(BaseModel):
       timeout_seconds=20, cacheable=False)  # fmt: skip
 def wait(params: WaitParameters, ctx: RunContext) -> str:
     STARTED.set()
-    deadline = time.monotonic() + params.seconds
+    _run_for(params.seconds, ctx, poll_seconds=0.05)
+    return "waited"
+
+
+def _run_for(seconds: float, ctx: RunContext, poll_seconds: float) -> None:
+    """Spend `seconds`, asking for cancellation every `poll_seconds`."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if ctx.cancelled():
             raise JobCancelled()
-        time.sleep(0.05)
-    return "waited"
+        time.sleep(poll_seconds)
 
 
 class CooperativeParameters(BaseModel):
@@ -96,11 +101,7 @@ class CooperativeParameters(BaseModel):
       parameters=CooperativeParameters, timeout_seconds=20, cacheable=False)  # fmt: skip
 def cooperative(params: CooperativeParameters, ctx: RunContext) -> str:
     RUNNING_JOBS.add(ctx.job_id)
-    deadline = time.monotonic() + params.seconds
-    while time.monotonic() < deadline:
-        if ctx.cancelled():
-            raise JobCancelled()
-        time.sleep(0.005)
+    _run_for(params.seconds, ctx, poll_seconds=0.005)
     return "ran"
 
 

@@ -59,7 +59,9 @@ def _int(text: str) -> int | _Refused:
     return _TOO_LARGE if abs(value) > _LARGEST else value
 
 
-def _has_lone_surrogate(text: str) -> bool:
+def has_lone_surrogate(text: str) -> bool:
+    """True for a string holding a lone UTF-16 surrogate (JSON's escape of
+    one decodes): it cannot be encoded, so it can be neither stored nor signed."""
     if text.isascii():
         return False
     try:
@@ -97,7 +99,7 @@ def _refusals(root: Any) -> list[dict[str, Any]]:
         if isinstance(value, _Refused):
             found.append(_detail(entry, value.msg, value.type))
         elif isinstance(value, str):
-            if _has_lone_surrogate(value):
+            if has_lone_surrogate(value):
                 found.append(_detail(entry, f"The string {_LONE_SURROGATE}", "string_unicode"))
         elif isinstance(value, (dict, list)):
             if depth > MAX_DEPTH:
@@ -111,7 +113,7 @@ def _refusals(root: Any) -> list[dict[str, Any]]:
                 if isinstance(child, (dict, list, _Refused)) or (isinstance(child, str) and not child.isascii())
             ]
             if isinstance(value, dict) and not all(key.isascii() for key in value):
-                bad_keys = {key for key in value if _has_lone_surrogate(key)}
+                bad_keys = {key for key in value if has_lone_surrogate(key)}
                 if bad_keys:
                     # Named by its object: the key itself could not be encoded in the answer.
                     found.append(_detail(entry, f"A key {_LONE_SURROGATE}", "string_unicode"))

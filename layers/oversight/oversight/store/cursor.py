@@ -18,6 +18,7 @@ from typing import Any
 
 from oversight.config import settings
 from oversight.errors import ValidationFailed
+from oversight.json_body import has_lone_surrogate
 
 # DynamoDB's limit for a sort key (a partition key may take 2,048): every
 # position attribute is held to the smaller one.
@@ -53,16 +54,6 @@ def encode_cursor(position: dict[str, str], filters: Mapping[str, str], *, scope
     return base64.urlsafe_b64encode(_canonical(payload)).decode().rstrip("=")
 
 
-def _is_text(value: str) -> bool:
-    """False for a string holding a lone UTF-16 surrogate (JSON's backslash-u escape of one):
-    it cannot be encoded, so it could be neither signed nor a key."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _invalid(msg: str) -> ValidationFailed:
     return ValidationFailed.field(["query", "cursor"], msg, "cursor_invalid")
 
@@ -91,7 +82,8 @@ def decode_cursor(
     position = decoded["p"]
     if decoded.get("f") != _fingerprint(filters):
         raise _invalid("The cursor belongs to a list with other filters")
-    if not all(isinstance(v, str) and _is_text(v) for v in [*position, *position.values(), decoded["s"]]):
+    texts = [*position, *position.values(), decoded["s"]]
+    if not all(isinstance(v, str) and not has_lone_surrogate(v) for v in texts):
         raise _invalid("The cursor is not one this API issued")
     if not hmac.compare_digest(decoded["s"].encode(), _signature(scope, filters, position).encode()):
         raise _invalid("The cursor is not one this API issued")

@@ -425,15 +425,19 @@ class DynamoInterventionStore(InterventionStore):
 
     # -------------------------------------------------------------- reads
     def get(self, tenant: str, intervention_id: str) -> Intervention | None:
-        response = self._client.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": keys.intervention_pk(tenant, intervention_id)}, "sk": {"S": keys.META_SK}},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        if not item or not _visible(item, clock.now().timestamp()):
-            return None
-        return _intervention_from_item(item)
+        item = self._visible_item(tenant, intervention_id)
+        return _intervention_from_item(item) if item else None
+
+    def _visible_item(self, tenant: str, intervention_id: str, projection: str | None = None) -> dict[str, Any] | None:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": keys.intervention_pk(tenant, intervention_id)}, "sk": {"S": keys.META_SK}},
+            "ConsistentRead": True,
+        }
+        if projection:
+            request["ProjectionExpression"] = projection
+        item = self._client.get_item(**request).get("Item")
+        return item if item and _visible(item, clock.now().timestamp()) else None
 
     def events(
         self, tenant: str, intervention_id: str, limit: int = 100, cursor: str | None = None
@@ -456,7 +460,8 @@ class DynamoInterventionStore(InterventionStore):
             request["ExclusiveStartKey"] = binding.start_key(cursor)
         # Asked on every page: a record past retention has no trail to show,
         # even on a page whose cursor was issued before.
-        if self.get(tenant, intervention_id) is None:
+        # Only whether it is there and visible: not the record itself.
+        if self._visible_item(tenant, intervention_id, projection="pk, purge_at") is None:
             return None
         return query_page(self._client, request, limit, binding, False, _event_from_item)
 
