@@ -4,28 +4,24 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-PYTHON_BOOT := $(shell scripts/find-python)
+# Looked up only by the targets that use it (`=`, not `:=`): `make -s token` does not pay for it.
+PYTHON_BOOT = $(shell scripts/find-python)
 VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
-# This machine's pip config may name local mirrors that do not exist; keep pip quiet about them.
-PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
 
 .PHONY: help dev test unit integration e2e fuzz run token bench load openapi reset validate build deploy clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
+# Safe when several targets start it at once (`make run &` then `make -s token`): one bootstraps under a lock,
+# the others wait for it. Its messages and pip's output go to stderr, so `make -s token` prints only the token.
 $(VENV)/.installed: requirements-dev.txt layers/oversight/requirements.txt
-	@echo "bootstrapping $(VENV) with $(PYTHON_BOOT)"
-	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
-	@$(PIP) install --quiet --upgrade pip 2>&1 | grep -v 'is ignored: it is neither' || true
-	@$(PIP) install --quiet -r requirements-dev.txt 2>&1 | grep -v 'is ignored: it is neither' || true
-	@$(PY) -c 'import aws_lambda_powertools, moto, pydantic, pytest, jwt, yaml' # fail here if the install did
-	@touch $@
+	@$(PYTHON_BOOT) scripts/bootstrap-venv $(VENV) $@ 'aws_lambda_powertools, moto, pydantic, pytest, jwt, yaml' $^
 
 dev: $(VENV)/.installed  ## Create the virtualenv (.venv)
 
@@ -41,14 +37,20 @@ integration: $(VENV)/.installed  ## Handlers in-process against moto
 e2e: $(VENV)/.installed  ## Real HTTP against the local runtime
 	$(PY) -m pytest tests/e2e
 
+.PHONY: browser
+browser: $(VENV)/.installed  ## The console in headless Chromium (/usr/bin/chromium) against the local runtime
+	$(PY) -m pytest tests/browser
+
 fuzz: $(VENV)/.installed  ## Longer contract fuzzing (schemathesis) against the local runtime: FUZZ_EXAMPLES=300
 	OVERSIGHT_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest tests/e2e/test_contract_fuzzing.py
 
 run: $(VENV)/.installed  ## Serve the API on http://127.0.0.1:$${PORT:-3000} with emulated AWS
 	$(PY) -m local_runtime serve
 
-token: $(VENV)/.installed  ## Print a local JWT: make token SUB=alice ROLES=operator TENANT=acme
-	@$(PY) -m local_runtime token --sub "$${SUB:-alice}" --roles "$${ROLES:-admin}" --tenant "$${TENANT:-acme}"
+# Only the variables that are set are passed on, so that `ROLES=` (set, empty) is refused rather than defaulted.
+token: $(VENV)/.installed  ## Print a local JWT: make token SUB=alice ROLES=operator TENANT=acme TTL=3600 EXPIRED=1
+	@$(PY) -m local_runtime token $${SUB+"--sub=$$SUB"} $${ROLES+"--roles=$$ROLES"} $${TENANT+"--tenant=$$TENANT"} \
+		$${TTL+"--ttl=$$TTL"} $${EXPIRED+"--expired=$$EXPIRED"}
 
 bench: $(VENV)/.installed  ## DynamoDB requests/items per operation at 1k/10k/100k records, cold imports
 	$(PY) -m bench.run $${SIZES:+--sizes $$SIZES}
@@ -60,8 +62,9 @@ load: $(VENV)/.installed  ## Bounded load on a fresh local runtime: CLIENTS=10 S
 openapi: $(VENV)/.installed  ## Regenerate docs/openapi.json from the functions' routes and models
 	$(PY) -m local_runtime openapi
 
-reset:  ## Wipe the local runtime's data (.oversight/)
-	rm -rf .oversight
+# The system Python, not the venv: a reset must work before (or without) a bootstrap.
+reset:  ## Wipe the local runtime's data (.oversight/); refused while `make run` uses it
+	@$(or $(PYTHON_BOOT),python3) scripts/reset-state "$${OVERSIGHT_LOCAL_STATE_DIR:-.oversight}"
 
 $(SAM):
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON_BOOT) -m venv $(SAM_VENV)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import signal
 import sys
 import threading
-import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from local_runtime.persistence import RestoreFailed
-from local_runtime.runtime import LocalRuntime, RuntimeConfig, Startup
-from local_runtime.server import PortUnavailable
+from local_runtime.state_lock import hold_state_dir_or_exit
 from local_runtime.template import ROOT, TEMPLATE
-from local_runtime.tokens import issue_token, jwt_secret
+from local_runtime.tokens import BadTokenRequest, jwt_secret, mint_token
+
+if TYPE_CHECKING:  # `serve` imports them: `make token` need not load moto
+    from local_runtime.runtime import LocalRuntime, Startup
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,11 +40,35 @@ def _parser() -> argparse.ArgumentParser:
         default=Path(os.environ.get("OVERSIGHT_LOCAL_STATE_DIR") or ROOT / ".oversight"),
         help="where the data is kept (env OVERSIGHT_LOCAL_STATE_DIR)",
     )
+    serve.add_argument(
+        "--env-vars",
+        type=Path,
+        default=Path(os.environ["OVERSIGHT_LOCAL_ENV_VARS"]) if os.environ.get("OVERSIGHT_LOCAL_ENV_VARS") else None,
+        help="an env.json in the `sam local --env-vars` format (env OVERSIGHT_LOCAL_ENV_VARS); the shell still wins",
+    )
+    serve.add_argument(
+        "--verbose",
+        action="store_true",
+        default=os.environ.get("VERBOSE", "") not in ("", "0", "false"),
+        help="print every log line of the functions, not only errors (env VERBOSE=1, or LOG_LEVEL=...)",
+    )
 
-    token = commands.add_parser("token", help="print a JWT the local runtime accepts")
-    token.add_argument("--sub", required=True)
-    token.add_argument("--roles", default="", help="comma- or space-separated, e.g. operator,requester")
-    token.add_argument("--tenant", default="acme")
+    token = commands.add_parser("token", help="print a JWT the local runtime accepts (make token)")
+    token.add_argument("--sub", default="alice", help="the user (make token SUB=...)")
+    token.add_argument(
+        "--roles",
+        default="admin",
+        help="comma- or space-separated, of admin, operator, requester, viewer (ROLES=...)",
+    )
+    token.add_argument("--tenant", default="acme", help="(TENANT=...)")
+    token.add_argument("--ttl", help="lifetime in seconds, a positive integer; default 12 h (TTL=...)")
+    token.add_argument(
+        "--expired",
+        nargs="?",
+        const="1",
+        default="0",
+        help="a token that expired a minute ago, to see the authorizer's 401 (EXPIRED=1)",
+    )
 
     openapi = commands.add_parser("openapi", help="write docs/openapi.json from the functions' routes")
     openapi.add_argument("--check", action="store_true", help="only check that the copies are current")
@@ -53,14 +77,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _print_banner(runtime: LocalRuntime, startup: Startup) -> None:
     url = runtime.url
+    restored = ", ".join(f"{count} {kind}" for kind, count in startup.restored.items())
+    console = any(route.path.startswith("/console") for f in runtime.functions.values() for route in f.spec.routes)
     lines = [
         f"Oversight local runtime: {url}",
-        f"  template   {runtime.template.path}",
-        f"  state      {runtime.config.state_dir}  (restored "
-        + ", ".join(f"{count} {kind}" for kind, count in startup.restored.items())
-        + ")",
-        f"  AWS (moto) {runtime.aws.endpoint}",
-        "  routes",
+        *([f"  console    {url}/console/  (sign in with the local form: user, roles, tenant)"] if console else []),
+        f"  template   {runtime.template.path}  (every route, function, table, queue and schedule comes from it)",
+        f"  data       {runtime.config.state_dir}  (restored {restored}; kept across restarts, `make reset` wipes it)",
+        f"  AWS        DynamoDB, SQS and S3 emulated by moto at {runtime.aws.endpoint}: no AWS account is used",
+        f"  S3         {runtime.s3_endpoint}  (presigned URLs of job outputs point here: valid across restarts)",
+        "  routes     (a token is needed unless marked)",
     ]
     for function in runtime.functions.values():
         for route in function.spec.routes:
@@ -74,8 +100,18 @@ def _print_banner(runtime: LocalRuntime, startup: Startup) -> None:
         lines.append(f"  schedule   {source.function.name} every {source.interval_seconds:g} s ({source.expression})")
     for note in startup.skipped_schedules:
         lines.append(f"  not run    {note}")
-    if startup.not_shared:
-        lines.append(f"  per-function values not applied (one process): {', '.join(startup.not_shared)}")
+    lines.append(
+        f"  functions  {len(runtime.functions)}, each in processes of its own as in Lambda: one process serves one"
+        " request at a time, another starts (a cold start) when all are busy"
+    )
+    total = len(runtime.functions)
+    for override in startup.overrides:
+        where = "every function" if len(override.functions) == total else ", ".join(override.functions)
+        lines.append(f"  setting    {override.name}={override.value}  (from {override.source}; {where})")
+    for warning in startup.warnings:
+        lines.append(f"  warning    {warning}")
+    if not runtime.config.verbose:
+        lines.append("  logs       one line per request; the functions' own logs: errors only (--verbose, VERBOSE=1)")
     lines += [
         "  token      make token SUB=alice ROLES=operator TENANT=acme",
         f'             curl -H "Authorization: Bearer $(make -s token ROLES=viewer)" {url}/interventions',
@@ -85,8 +121,12 @@ def _print_banner(runtime: LocalRuntime, startup: Startup) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    # Powertools warns after each invocation that emitted no metric.
-    warnings.filterwarnings("ignore", "No application metrics to publish")
+    from local_runtime.emulation import UntestedMoto
+    from local_runtime.invocation import DEFAULT_MAX_ENVIRONMENTS
+    from local_runtime.persistence import RestoreFailed
+    from local_runtime.runtime import LocalRuntime, RuntimeConfig, StartFailed
+    from local_runtime.server import PortUnavailable
+
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -105,7 +145,11 @@ def serve(args: argparse.Namespace) -> int:
         port=args.port,
         jwt_secret=jwt_secret(),
         schedule_seconds=float(schedule_seconds) if schedule_seconds else None,
+        env_file=args.env_vars,
+        max_environments=int(os.environ.get("OVERSIGHT_LOCAL_MAX_ENVIRONMENTS") or DEFAULT_MAX_ENVIRONMENTS),
+        verbose=args.verbose or "LOG_LEVEL" in os.environ,
     )
+    hold_state_dir_or_exit(config.state_dir, f"http://{config.host}:{config.port}" if config.port else None)
     runtime = LocalRuntime(config)
     try:
         startup = runtime.start()
@@ -114,6 +158,13 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     except PortUnavailable as error:
         print(f"{error} (PORT=... picks another)", file=sys.stderr)
+        return 1
+    except StartFailed as error:
+        runtime.stop()
+        print(f"cannot start: {error}", file=sys.stderr)
+        return 1
+    except UntestedMoto as error:
+        print(error, file=sys.stderr)
         return 1
     _print_banner(runtime, startup)
     stop.wait()
@@ -124,8 +175,15 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def token(args: argparse.Namespace) -> int:
-    roles = [role for role in re.split(r"[\s,]+", args.roles) if role]
-    print(issue_token(args.sub, roles, args.tenant or None, jwt_secret()))
+    """The token alone on stdout (`$(make -s token)`); a refusal on stderr, exit 2."""
+    try:
+        minted = mint_token(
+            sub=args.sub, roles=args.roles, tenant=args.tenant, ttl=args.ttl, expired=args.expired, secret=jwt_secret()
+        )
+    except BadTokenRequest as error:
+        print(f"token refused: {error}", file=sys.stderr)
+        return 2
+    print(minted)
     return 0
 
 

@@ -7,10 +7,9 @@ import logging
 import os
 import re
 import sys
-import threading
 from collections.abc import Callable, Iterable
 from io import BytesIO
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import boto3
@@ -19,6 +18,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
 from moto.server import ThreadedMotoServer
 
+from local_runtime.s3_gateway import SignedRequestsOnly
 from local_runtime.template import REGION, Template, create_buckets, create_queues, create_tables
 
 log = logging.getLogger(__name__)
@@ -36,28 +36,31 @@ FAKE_CREDENTIALS = {
 }
 
 
+class Commit(Protocol):
+    """What a write is answered after (local_runtime.journal.Recorder)."""
+
+    def commit(self, environ: dict[str, Any]) -> None: ...
+
+
 class WriteTracker:
-    """WSGI middleware: notes when a request that may have changed the
-    emulated state completes, so that a snapshot is only taken when needed."""
+    """WSGI middleware on moto's application, which every request to the
+    emulator passes (over HTTP or in process): with a journal attached, a
+    request that may have changed the emulated state is answered only once
+    what it wrote is on disk. The application has returned but nothing is
+    sent yet (werkzeug sends the status line with the first body chunk), so
+    a write answered is a write kept."""
 
     def __init__(self, app: WsgiApp) -> None:
         self.app = app
-        self._changed = threading.Event()
+        self.journal: Commit | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
             return self.app(environ, start_response)
         finally:
-            if _may_write(environ):
-                self._changed.set()
-
-    def take_changes(self) -> bool:
-        """Whether anything was written since the last call. A write that
-        completes after this returns is reported by the next call."""
-        if not self._changed.is_set():
-            return False
-        self._changed.clear()
-        return True
+            journal = self.journal
+            if journal is not None and _may_write(environ):
+                journal.commit(environ)  # raises (a 500) if it cannot be kept
 
 
 def _may_write(environ: dict[str, Any]) -> bool:
@@ -211,6 +214,7 @@ class EmulatedAws:
         assert wsgi_server is not None
         self.writes = WriteTracker(wsgi_server.app)
         wsgi_server.app = self.writes
+        wsgi_server.app = SignedRequestsOnly(wsgi_server.app, FAKE_CREDENTIALS)  # refused as S3 refuses them
         # Every botocore session made from now on (boto3's default one
         # included) sends the calls to the endpoint in process.
         self.transport = InProcessTransport(self.endpoint, self.writes)
@@ -237,15 +241,20 @@ class EmulatedAws:
         template.queue_urls.update(create_queues(self.client("sqs"), template))
         create_buckets(self.client("s3"), template)
 
-    def sdk_environment(self) -> dict[str, str]:
-        """What makes boto3 anywhere in the process talk to the emulator
-        with a fake account, never to AWS."""
-        return {
+    def sdk_environment(self, s3_endpoint: str | None = None) -> dict[str, str]:
+        """What makes boto3 talk to the emulator with a fake account, never
+        to AWS. `s3_endpoint` (`ApiServer.s3_endpoint`) is where S3 is
+        reached instead of moto's port, which changes on every start:
+        presigned URLs point at it, so they must outlive a restart."""
+        environment = {
             **FAKE_CREDENTIALS,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             "AWS_ENDPOINT_URL": self.endpoint,
         }
+        if s3_endpoint:
+            environment["AWS_ENDPOINT_URL_S3"] = s3_endpoint
+        return environment
 
 
 def _lowercase(credentials: dict[str, str]) -> dict[str, str]:

@@ -29,6 +29,17 @@
    (to tell a service name from a host name) and walks the response class's
    members with `inspect` (to find the action's method); neither changes
    while the process runs, so each is computed once.
+7. A log of the writes. Every write path above ends by filing the items it
+   touched anew (`_reindex`); the same spot notes them, and when the
+   outermost write ends (still under the write lock, so the log's order is
+   the order in which writes applied) their current images, or None for a
+   deleted item, go to the sink installed with `record_writes` (the
+   journal, local_runtime/journal.py). Post-images, not requests: replaying
+   one twice, or over a state that already holds it, changes nothing.
+
+All of this reaches into moto's internals, so it is tied to the moto
+versions it was tested with (TESTED_MOTO_VERSIONS; tests/unit/
+test_local_emulation.py proves each fix still takes effect).
 """
 
 from __future__ import annotations
@@ -36,23 +47,62 @@ from __future__ import annotations
 import bisect
 import copy
 import functools
+import logging
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _LOCK = threading.RLock()
 _WRITES = ("put_item", "update_item", "delete_item", "batch_write_item")
 _READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
 
+# The moto releases these fixes were tested with (requirements-dev.txt pins
+# the first). Another one may have moved what they patch: a write would then
+# silently stop being atomic, or stop reaching the journal.
+TESTED_MOTO_VERSIONS = ("5.2.5",)
+# Set to 1 to start anyway (with a warning), e.g. to run the tests against
+# a moto upgrade before adding it above.
+ALLOW_UNTESTED_MOTO = "OVERSIGHT_LOCAL_ALLOW_UNTESTED_MOTO"
+
+
+class UntestedMoto(RuntimeError):
+    """The installed moto is not one the emulation's fixes were tested with."""
+
+
+def check_moto_version(installed: str | None = None) -> None:
+    """Refuse a moto the fixes were not tested with, rather than run with
+    some of them silently gone (see TESTED_MOTO_VERSIONS)."""
+    if installed is None:
+        from importlib.metadata import version
+
+        installed = version("moto")
+    if installed in TESTED_MOTO_VERSIONS:
+        return
+    message = (
+        f"moto {installed} is installed, but the local runtime's emulation is tested with moto "
+        f"{' or '.join(TESTED_MOTO_VERSIONS)} only: `.venv/bin/pip install -r requirements-dev.txt` installs it. "
+        f"To try this version anyway, set {ALLOW_UNTESTED_MOTO}=1 and run tests/unit/test_local_emulation.py "
+        "and tests/unit/test_local_journal.py."
+    )
+    if os.environ.get(ALLOW_UNTESTED_MOTO) == "1":
+        log.warning("%s", message)
+        return
+    raise UntestedMoto(message)
+
 
 def make_dynamodb_writes_atomic() -> None:
-    """Apply all the fixes above (idempotent)."""
+    """Apply all the fixes above (idempotent). Raises UntestedMoto on a moto
+    release they were not tested with."""
     from moto.dynamodb.models import DynamoDBBackend
 
     if getattr(DynamoDBBackend, "_oversight_patched", False):
         return
+    check_moto_version()
     for name in _WRITES:
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
     DynamoDBBackend.transact_write_items = _transaction_with_item_rollback(DynamoDBBackend.transact_write_items)
@@ -66,10 +116,54 @@ def make_dynamodb_writes_atomic() -> None:
 def _serialised(method: Any) -> Any:
     @functools.wraps(method)
     def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with _LOCK:
+        with _writing():
             return method(self, *args, **kwargs)
 
     return serialised
+
+
+# ---------------------------------------------------------------- 7. write log
+# The sink of the writes' post-images, and what the write in progress has
+# touched so far; both used only with _LOCK held.
+WriteSink = Callable[[list[tuple[Any, Any, Any, Any]]], None]
+_SINK: WriteSink | None = None
+_TOUCHED: dict[tuple[int, Any, Any], tuple[Any, Any, Any]] = {}
+_DEPTH = 0
+
+
+def record_writes(sink: WriteSink | None) -> None:
+    """From now on, after every DynamoDB write, call `sink` with [(table,
+    hash value, range value, item or None)] for each item it touched, with
+    the write lock held; None stops it."""
+    global _SINK
+    with _LOCK:
+        _SINK = sink
+        _TOUCHED.clear()
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """A DynamoDB write: under the write lock; the outermost one (a
+    transaction holds puts and updates) hands what it touched to the sink."""
+    global _DEPTH
+    with _LOCK:
+        _DEPTH += 1
+        try:
+            yield
+        finally:
+            _DEPTH -= 1
+            if _DEPTH == 0 and _TOUCHED:
+                touched = list(_TOUCHED.values())
+                _TOUCHED.clear()
+                if _SINK is not None:
+                    # Whether the write succeeded or not: a failed condition
+                    # hands over the unchanged item, which is harmless.
+                    _SINK([(table, h, r, _lookup(table, h, r)) for table, h, r in touched])
+
+
+def _touched(table: Any, hash_value: Any, range_value: Any) -> None:
+    if _SINK is not None:
+        _TOUCHED[(id(table), hash_value, range_value)] = (table, hash_value, range_value)
 
 
 class _NoTableCopy:
@@ -90,7 +184,7 @@ def _transaction_with_item_rollback(method: Any) -> Any:
 
     @functools.wraps(method)
     def transact(self: Any, transact_items: list[dict[str, Any]]) -> Any:
-        with _LOCK:
+        with _writing():
             snapshot = []
             for entry in transact_items:
                 _, op = next(iter(entry.items()))
@@ -101,7 +195,9 @@ def _transaction_with_item_rollback(method: Any) -> Any:
                     name: op["Item"][name] for name in (table.hash_key_attr, table.range_key_attr) if name
                 }
                 hash_value, range_value = _key_values(table, key)
-                snapshot.append((table, hash_value, range_value, copy.deepcopy(_lookup(table, hash_value, range_value))))
+                snapshot.append(
+                    (table, hash_value, range_value, copy.deepcopy(_lookup(table, hash_value, range_value)))
+                )
             try:
                 return method(self, transact_items)
             except Exception:
@@ -117,7 +213,9 @@ def _key_values(table: Any, key: dict[str, Any]) -> tuple[Any, Any]:
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     hash_value = DynamoType(key[table.hash_key_attr]) if table.hash_key_attr in key else None
-    range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr and table.range_key_attr in key else None
+    range_value = (
+        DynamoType(key[table.range_key_attr]) if table.range_key_attr and table.range_key_attr in key else None
+    )
     return hash_value, range_value
 
 
@@ -182,6 +280,7 @@ def _reads_dumped_as_they_are() -> None:
 
     shaped = DynamoHandler.serialized
 
+    @functools.wraps(shaped)  # __wrapped__: moto's own, which the tests compare with
     def serialized(self: Any, action_result: Any) -> Any:
         if self._get_action() not in _READS or isinstance(action_result.result, Exception):
             return shaped(self, action_result)
@@ -381,20 +480,24 @@ def partition_index(table: Any) -> PartitionIndex:
 
 
 def _reindex(table: Any, hash_value: Any, range_value: Any) -> None:
-    """After a write to one item: file it anew (if the table is indexed)."""
+    """After a write to one item: note it for the write log, and file it
+    anew (if the table is indexed)."""
+    if hash_value is None or (table.range_key_attr and range_value is None):
+        # Which item is unknown: rebuild the index on next use. (moto refuses
+        # such a write before it changes anything: nothing to log.)
+        table.__dict__.pop(_INDEX_ATTRIBUTE, None)
+        return
+    range_value = range_value if table.range_key_attr else None
+    _touched(table, hash_value, range_value)
     index = table.__dict__.get(_INDEX_ATTRIBUTE)
     if index is None:
         return
-    if hash_value is None or (table.range_key_attr and range_value is None):
-        table.__dict__.pop(_INDEX_ATTRIBUTE, None)  # which item is unknown: rebuild on next use
-        return
-    key = (hash_value, range_value if table.range_key_attr else None)
     with _INDEX_LOCK:
-        index.place(key, _lookup(table, hash_value, range_value))
+        index.place((hash_value, range_value), _lookup(table, hash_value, range_value))
 
 
 def _reindex_key(table: Any, key: Any) -> None:
-    if table.__dict__.get(_INDEX_ATTRIBUTE) is None:
+    if table.__dict__.get(_INDEX_ATTRIBUTE) is None and _SINK is None:
         return
     try:
         hash_value, range_value = _key_values(table, key) if isinstance(key, dict) else (None, None)
@@ -544,14 +647,14 @@ def _queries_from_their_partition() -> None:
         return items
 
     def indexed_put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        with _LOCK:
+        with _writing():
             try:
                 return put_item(self, item_attrs, *args, **kwargs)
             finally:
                 _reindex_key(self, item_attrs)
 
     def indexed_delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
-        with _LOCK:
+        with _writing():
             try:
                 return delete_item(self, hash_key, range_key)
             finally:
@@ -559,7 +662,7 @@ def _queries_from_their_partition() -> None:
 
     def indexed_update_item(self: Any, table_name: str, key: Any, *args: Any, **kwargs: Any) -> Any:
         # Updates change an item in place, behind the table's back.
-        with _LOCK:
+        with _writing():
             try:
                 return update_item(self, table_name, key, *args, **kwargs)
             finally:

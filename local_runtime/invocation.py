@@ -1,161 +1,257 @@
-"""Invoke a template function in-process with Lambda's concurrency model."""
+"""Invoke a template function as Lambda does: in execution environments of
+its own, each a separate process (local_runtime/function_host.py) that
+serves one invocation at a time.
+
+Each environment has the function's own environment variables, its own
+module state (the handler's and the layer's: Powertools objects, caches,
+clients) and its own interpreter, exactly as two Lambda functions never
+share anything but the data they reach over AWS APIs. A new environment
+starts (a cold start) only when every one is busy; one that exceeds the
+function's timeout is stopped, as Lambda stops it."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import select
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
-from decimal import Decimal
-from typing import Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any
 
-from local_runtime.context import LocalLambdaContext
-from local_runtime.handlers import load_handler
+from local_runtime import function_host
+from local_runtime.handlers import LAYER_PATH
 from local_runtime.template import FunctionSpec
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any], Any], Any]
+HOST_SCRIPT = Path(function_host.__file__)
+MAX_RESULT_BYTES = function_host.MAX_RESULT_BYTES
+MEMORY_MB = 512
+# Lambda gives an environment 10 s to start (its init phase) before the
+# first invocation; an import that takes longer is a failed start.
+INIT_SECONDS = 10.0
+# More environments than this per function only queue for the same two
+# cores; Lambda would keep scaling (to the account's concurrency).
+DEFAULT_MAX_ENVIRONMENTS = 8
+
+# What the function's output lines are handed to: (function, line).
+OutputSink = Callable[[str, str], None]
+
+
+class FunctionError(Exception):
+    """The handler raised (the message is its traceback, from its process),
+    or its environment died or timed out: what Lambda reports as a function
+    error."""
+
+
+class InvalidResult(FunctionError):
+    """A result the Lambda runtime could not return: not JSON, or too large."""
+
+
+class FunctionTimeout(FunctionError):
+    pass
+
+
+class Environment:
+    """One execution environment: a process running function_host."""
+
+    def __init__(self, spec: FunctionSpec, variables: Mapping[str, str], output: OutputSink) -> None:
+        self.spec = spec
+        host_spec = {
+            "name": spec.logical_id,
+            "code_uri": str(spec.code_uri),
+            "layer_path": str(LAYER_PATH),
+            "handler": spec.handler,
+            "memory_mb": MEMORY_MB,
+        }
+        read_fd, write_fd = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, str(HOST_SCRIPT), json.dumps(host_spec), str(write_fd)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=dict(variables),
+                cwd=spec.code_uri,
+                pass_fds=(write_fd,),
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self._responses = read_fd
+        self._buffer = b""
+        assert self.process.stdout is not None
+        self._output = threading.Thread(
+            target=_forward_output,
+            args=(self.process.stdout, spec.logical_id, output),
+            name=f"{spec.logical_id}-output",
+            daemon=True,
+        )
+        self._output.start()
+        kind, payload = self._answer(INIT_SECONDS, "start")
+        if kind != function_host.READY:
+            self.close()
+            raise FunctionError(f"{spec.logical_id} could not start:\n{payload}")
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        deadline = time.time() + self.spec.timeout
+        request = json.dumps({"event": event, "deadline": deadline}, ensure_ascii=False).encode() + b"\n"
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(request)
+            self.process.stdin.flush()
+        except OSError as error:
+            raise FunctionError(f"{self.spec.logical_id}'s environment is gone: {error}") from error
+        kind, payload = self._answer(self.spec.timeout, "run")
+        if kind == function_host.RESULT:
+            return json.loads(payload)
+        if kind == function_host.INVALID_RESULT:
+            raise InvalidResult(payload)
+        raise FunctionError(payload)
+
+    def _answer(self, seconds: float, phase: str) -> tuple[str, str]:
+        deadline = time.monotonic() + seconds
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            readable = select.select([self._responses], [], [], max(0.0, remaining))[0] if remaining > 0 else []
+            if not readable:
+                self.close()
+                raise FunctionTimeout(
+                    f"{self.spec.logical_id} timed out after {seconds:g} s ({phase}): Lambda stops it there"
+                )
+            chunk = os.read(self._responses, 1 << 20)
+            if not chunk:
+                code = self.close()
+                raise FunctionError(f"{self.spec.logical_id}'s process exited ({code}) during its {phase}")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        answer = json.loads(line)
+        return answer["kind"], answer["payload"]
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> int | None:
+        """Stop the process (Lambda ends an environment the same way: no
+        shutdown hook runs)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        code = self.process.wait()
+        for stream in (self.process.stdin,):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        if self._responses >= 0:
+            os.close(self._responses)
+            self._responses = -1
+        return code
+
+
+def _forward_output(stream: IO[bytes], function: str, output: OutputSink) -> None:
+    for raw in stream:
+        output(function, raw.decode("utf-8", "replace").rstrip("\n"))
 
 
 class LocalFunction:
-    """One function of the template. As in Lambda, an execution environment
-    serves one invocation at a time, and a new one starts (a cold start) only
-    when every environment is busy. Here an environment is a copy of the
-    handler module: module-level state such as a resolver's current event is
-    never shared by two concurrent requests."""
+    """One function of the template and its pool of execution environments."""
 
-    def __init__(self, spec: FunctionSpec) -> None:
-        per_thread_router_state()
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        variables: Mapping[str, str],
+        output: OutputSink,
+        max_environments: int = DEFAULT_MAX_ENVIRONMENTS,
+    ) -> None:
         self.spec = spec
-        self._idle: list[Handler] = []
-        self._started = 0
-        self._lock = threading.Lock()
+        self.variables = dict(variables)
+        self._output = output
+        self._idle: list[Environment] = []
+        self._all: list[Environment] = []
+        self._starting = 0
+        self._max = max_environments
+        self._available = threading.Condition()
+        self._closed = False
 
     @property
     def name(self) -> str:
         return self.spec.logical_id
 
+    @property
+    def environments(self) -> int:
+        return len(self._all)
+
     def warm(self) -> None:
         """Start one environment now: import errors show at startup, and the
         first request does not pay for the import."""
-        handler = self._acquire()
-        self._release(handler)
+        self._release(self._acquire())
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        """The handler's result, or an exception where Lambda would report a
-        function error (the handler raised, or its result is one Lambda
-        refuses: InvalidResult)."""
-        handler = self._acquire()
-        context = LocalLambdaContext(self.spec.logical_id, self.spec.timeout)
-        started = time.monotonic()
+        """The handler's result; a FunctionError where Lambda would report a
+        function error (the handler raised, timed out, or returned a result
+        Lambda refuses: InvalidResult)."""
+        environment = self._acquire()
         try:
-            result = handler(event, context)
-            check_result(self.name, result)
-            return result
+            result = environment.invoke(event)
+        except FunctionError:
+            if not environment.alive:
+                self._discard(environment)
+                raise
+            self._release(environment)
+            raise
+        self._release(environment)
+        return result
+
+    def _acquire(self) -> Environment:
+        with self._available:
+            while True:
+                if self._closed:
+                    raise FunctionError(f"{self.name} is stopping")
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._all) + self._starting < self._max:
+                    self._starting += 1
+                    break
+                self._available.wait()
+        try:
+            environment = Environment(self.spec, self.variables, self._output)  # a cold start
         finally:
-            self._release(handler)
-            elapsed = time.monotonic() - started
-            if elapsed > self.spec.timeout:
-                # Threads cannot be stopped; Lambda would have ended this one.
-                log.warning(
-                    "%s ran %.1f s, over its %d s timeout: Lambda would have stopped it",
-                    self.name,
-                    elapsed,
-                    self.spec.timeout,
-                )
+            with self._available:
+                self._starting -= 1
+                self._available.notify_all()
+        with self._available:
+            self._all.append(environment)
+        return environment
 
-    def _acquire(self) -> Handler:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-            instance = self._started
-            self._started += 1
-        return load_handler(self.spec, instance)
+    def _release(self, environment: Environment) -> None:
+        with self._available:
+            if self._closed:
+                environment.close()
+                return
+            self._idle.append(environment)
+            self._available.notify_all()
 
-    def _release(self, handler: Handler) -> None:
-        with self._lock:
-            self._idle.append(handler)
+    def _discard(self, environment: Environment) -> None:
+        environment.close()
+        with self._available:
+            if environment in self._all:
+                self._all.remove(environment)
+            self._available.notify_all()
 
-
-# Lambda refuses a larger result: "Exceeded maximum allowed payload size
-# (6291556 bytes)", 6 MiB + 100; API Gateway then answers 500.
-MAX_RESULT_BYTES = 6 * 1024 * 1024 + 100
-
-
-class InvalidResult(Exception):
-    """A result the Lambda runtime could not return: not JSON, or too large."""
-
-
-def result_size(result: Any) -> int:
-    """The result's bytes as the Python runtime (3.12+) serialises it:
-    json.dumps with its default separators, Unicode unescaped, Decimal as a
-    number."""
-
-    def decimal(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return float(value) if value % 1 else int(value)
-        raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-    return len(json.dumps(result, ensure_ascii=False, default=decimal).encode())
-
-
-def check_result(function: str, result: Any) -> None:
-    try:
-        size = result_size(result)
-    except (TypeError, ValueError) as error:
-        raise InvalidResult(f"{function} returned a result Lambda cannot serialise: {error}") from error
-    if size > MAX_RESULT_BYTES:
-        raise InvalidResult(
-            f"{function} returned {size} bytes, over Lambda's {MAX_RESULT_BYTES}-byte response limit: "
-            "Lambda would have failed the invocation"
-        )
-
-
-class _PerThread:
-    """A data descriptor whose value is per thread."""
-
-    _values = threading.local()
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __get__(self, instance: Any, owner: Any = None) -> Any:
-        try:
-            return getattr(self._values, self.name)
-        except AttributeError:
-            raise AttributeError(self.name) from None
-
-    def __set__(self, instance: Any, value: Any) -> None:
-        setattr(self._values, self.name, value)
-
-
-_ROUTER_STATE = ("current_event", "lambda_context")
-
-
-def per_thread_router_state() -> None:
-    """Powertools' event handler keeps the event being handled, and its
-    context, in class attributes of `BaseRouter`, shared by every resolver
-    of the process: right in Lambda (one invocation per process at a time),
-    wrong here, where concurrent invocations run in threads of one process
-    and each would read the body, query and headers of whichever request
-    started last. Made per thread (an invocation runs on one thread), both
-    for reads and writes through the class and through a resolver."""
-    try:
-        from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
-    except ImportError:  # a function that does not use the event handler
-        return
-    metaclass = type(BaseRouter)
-    if getattr(metaclass, "_oversight_per_thread", False):
-        return
-    # Instances (app.current_event, self.current_event = ...) meet this one...
-    for name in _ROUTER_STATE:
-        setattr(BaseRouter, name, _PerThread(name))
-    # ...and `BaseRouter.current_event = ...` this one, on the metaclass.
-    per_thread = type(
-        f"PerThread{metaclass.__name__}",
-        (metaclass,),
-        {"_oversight_per_thread": True, **{name: _PerThread(name) for name in _ROUTER_STATE}},
-    )
-    BaseRouter.__class__ = per_thread
+    def stop(self) -> None:
+        """End every environment; one still running is stopped where it is."""
+        with self._available:
+            self._closed = True
+            environments, self._idle = list(self._all), []
+            self._available.notify_all()
+        for environment in environments:
+            environment.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from local_runtime.handlers import load_module
-from local_runtime.template import ROOT, Template
+from local_runtime.template import ROOT, FunctionSpec, Template
 
 DOCS_COPY = ROOT / "docs" / "openapi.json"
 LAYER_COPY = ROOT / "layers" / "oversight" / "oversight" / "openapi.json"
@@ -60,9 +60,7 @@ def build_document(template: Template | None = None) -> dict[str, Any]:
         on_conflict="error",
     )
     public: set[str] = set()
-    for spec in template.functions():
-        if not spec.routes:
-            continue
+    for spec in api_functions(template):
         resolver = load_module(spec).app
         merge.add_schema(resolver.get_openapi_schema(openapi_version="3.1.0"))
         public |= spec.public_routes
@@ -96,9 +94,25 @@ def _name_the_tools(document: dict[str, Any]) -> None:
     tool["description"] = "A registered tool; GET /tools lists each with its parameters' JSON Schema."
 
 
+def api_functions(template: Template) -> list[FunctionSpec]:
+    """The functions that serve the JSON API: every routed function with a
+    Powertools resolver (`app`). The console's function serves files (its
+    routes are in docs/console.md, not in the API's contract); it must stay
+    public, so that no protected route can leave the contract unnoticed."""
+    found = []
+    for spec in template.functions():
+        if not spec.routes:
+            continue
+        if hasattr(load_module(spec), "app"):
+            found.append(spec)
+        elif {route.route_key for route in spec.routes} - spec.public_routes:
+            raise SystemExit(f"{spec.logical_id} has protected routes but no resolver to document them")
+    return found
+
+
 def _check_routes_match(document: dict[str, Any], template: Template) -> None:
     documented = {f"{method.upper()} {path}" for path, ops in document["paths"].items() for method in ops}
-    routed = {route.route_key for spec in template.functions() for route in spec.routes}
+    routed = {route.route_key for spec in api_functions(template) for route in spec.routes}
     if documented != routed:
         raise SystemExit(
             f"template.yaml and the handlers disagree: only routed {sorted(routed - documented)},"

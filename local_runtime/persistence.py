@@ -1,17 +1,21 @@
-"""Keep the emulated data across restarts: a snapshot of the template's
-tables, queues and buckets, written whenever the data changed (at most once
-per interval) and on shutdown, and loaded at startup.
+"""Keep the emulated data across restarts, and every answered write across
+a crash: a journal of the writes (local_runtime/journal.py), flushed to disk
+before each answer, and a snapshot of the template's tables, queues and
+buckets that compacts it; at startup the snapshot is loaded, then the
+journal written since is replayed over it.
 
 The schema is not in the snapshot: tables, queues and buckets are created
-from template.yaml on every start, then filled with the snapshot's data.
+from template.yaml on every start, then filled with the saved data.
 
 Each snapshot is written to a temporary file and renamed over the previous
-one, so a crash (even kill -9) leaves the last complete snapshot: at most
-the last interval's writes are lost. The interval is a second, or ten times
-the last snapshot's duration when that is longer (large tables), so that
-snapshots never take more than a tenth of the time. Objects' bytes live
-beside it, one file per distinct content, written before the snapshot that
-names them.
+one, so a crash (even kill -9) leaves the last complete snapshot, and the
+journal segments it does not hold are kept until the new one is in place.
+Snapshots are taken when the writes pause (a second without any), when the
+journal passes JOURNAL_COMPACT_BYTES, at the latest SNAPSHOT_MAX_SECONDS
+after the previous one while writes go on, and on shutdown; never more than
+a tenth of the time (a snapshot holds DynamoDB writes back while it copies
+the tables). Objects' bytes live beside it, one file per distinct content,
+written before the snapshot or journal line that names them.
 
 DynamoDB and SQS are read from moto's backends directly: the API cannot copy
 a table at one point in time, nor read a queue without receiving (changing)
@@ -19,47 +23,53 @@ its messages. S3 goes through the API, which serves it well."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.backends import get_backend
-from moto.sqs.models import Message
 
-from local_runtime.emulation import dynamodb_writes_paused, every_item
+from local_runtime.emulation import dynamodb_writes_paused, every_item, record_writes
+from local_runtime.journal import (
+    OBJECTS_DIR,
+    Journal,
+    JournalUnreadable,
+    Recorder,
+    Replayed,
+    decode_item,
+    decode_message,
+    encode_item,
+    encode_message,
+    fsync_directory,
+    replay,
+    segments,
+    write_atomically,
+)
 from local_runtime.template import ACCOUNT, BUCKET, QUEUE, REGION, TABLE, Template
+
+if TYPE_CHECKING:
+    from local_runtime.aws import WriteTracker
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 SNAPSHOT_FILE = "snapshot.json"
-OBJECTS_DIR = "objects"
-SNAPSHOT_INTERVAL_SECONDS = 1.0
+# How often the snapshotter looks; a look that finds no new journal line
+# since the previous one (writes paused) snapshots what is unsaved.
+SNAPSHOT_POLL_SECONDS = 1.0
+# While writes go on: a snapshot at least this often, or once the journal
+# since the last one is this large (it bounds the replay at startup).
+SNAPSHOT_MAX_SECONDS = 60.0
+JOURNAL_COMPACT_BYTES = 4 * 1024 * 1024
 # A snapshot pauses DynamoDB writes while it copies the tables: keep that to
 # a tenth of the time however large they grow.
 _DUTY_CYCLE = 0.1
-
-# Message fields kept as they are; receipt handles and visibility are not:
-# a message in flight when the runtime stopped is delivered again.
-_MESSAGE_FIELDS = (
-    "approximate_first_receive_timestamp",
-    "approximate_receive_count",
-    "deduplication_id",
-    "delayed_until",
-    "group_id",
-    "sender_id",
-    "sent_timestamp",
-    "sequence_number",
-    "system_attributes",
-)
 
 
 class RestoreFailed(Exception):
@@ -76,6 +86,10 @@ class StateStore:
         # (bucket, key) -> (ETag, LastModified, entry): unchanged objects are
         # not downloaded again.
         self._known_objects: dict[tuple[str, str], tuple[str, Any, dict[str, Any]]] = {}
+        self._journal_from = 0
+        self._replayed = Replayed()
+        self._recorder: Recorder | None = None
+        self._tracker: WriteTracker | None = None
 
     @property
     def snapshot_path(self) -> Path:
@@ -83,21 +97,41 @@ class StateStore:
 
     # ------------------------------------------------------------ restore
     def restore(self) -> dict[str, int]:
-        """Load the snapshot, if any, into the freshly provisioned emulator.
-        Returns how many items, messages and objects were loaded."""
-        if not self.snapshot_path.exists():
-            return {"items": 0, "messages": 0, "objects": 0}
+        """Load the snapshot, if any, into the freshly provisioned emulator,
+        then replay the journal written since. Returns how many items,
+        messages and objects the snapshot held, and how many journaled
+        writes were replayed over it."""
+        counts = {"items": 0, "messages": 0, "objects": 0}
+        restored_objects: dict[tuple[str, str], str] = {}
+        if self.snapshot_path.exists():
+            try:
+                snapshot = json.loads(self.snapshot_path.read_text())
+            except (OSError, ValueError) as error:
+                raise RestoreFailed(f"cannot read {self.snapshot_path}: {error}") from error
+            if snapshot.get("format") != FORMAT:
+                raise RestoreFailed(f"{self.snapshot_path} has format {snapshot.get('format')}, not {FORMAT}")
+            # A snapshot from before the journal holds no number: no segment
+            # was written before it.
+            self._journal_from = int(snapshot.get("journal_from", 0))
+            buckets = self._present(BUCKET, snapshot.get("s3", {}))
+            counts = {
+                "items": self._restore_tables(snapshot.get("dynamodb", {})),
+                "messages": self._restore_queues(snapshot.get("sqs", {})),
+                "objects": self._restore_buckets(buckets),
+            }
+            restored_objects = {
+                (logical_id, entry["key"]): entry["sha256"]
+                for logical_id, entries in buckets.items()
+                for entry in entries
+            }
         try:
-            snapshot = json.loads(self.snapshot_path.read_text())
-        except (OSError, ValueError) as error:
-            raise RestoreFailed(f"cannot read {self.snapshot_path}: {error}") from error
-        if snapshot.get("format") != FORMAT:
-            raise RestoreFailed(f"{self.snapshot_path} has format {snapshot.get('format')}, not {FORMAT}")
-        return {
-            "items": self._restore_tables(snapshot.get("dynamodb", {})),
-            "messages": self._restore_queues(snapshot.get("sqs", {})),
-            "objects": self._restore_buckets(snapshot.get("s3", {})),
-        }
+            self._replayed = replay(
+                self.state_dir, self._journal_from, self.template, self._s3, _restoring, restored_objects
+            )
+        except JournalUnreadable as error:
+            raise RestoreFailed(f"cannot replay the journal: {error}") from error
+        counts["journaled writes"] = self._replayed.lines
+        return counts
 
     def _present(self, kind: str, saved: dict[str, Any]) -> dict[str, Any]:
         """The saved resources the template still declares."""
@@ -113,7 +147,7 @@ class StateStore:
             table = tables[self.template.physical_name(logical_id)]
             with _restoring(logical_id):
                 for item in items:
-                    table.put_item({name: _decode_attribute(value) for name, value in item.items()})
+                    table.put_item(decode_item(item))
             count += len(items)
         return count
 
@@ -124,17 +158,13 @@ class StateStore:
             queue = queues[self.template.physical_name(logical_id)]
             with _restoring(logical_id):
                 for saved_message in messages:
-                    message = Message(saved_message["id"], saved_message["body"])
-                    message.message_attributes = _decode_binary(saved_message["message_attributes"])
-                    for name in _MESSAGE_FIELDS:
-                        setattr(message, name, saved_message[name])
-                    queue._messages.append(message)
+                    queue._messages.append(decode_message(saved_message))
             count += len(messages)
         return count
 
-    def _restore_buckets(self, saved: dict[str, list[dict[str, Any]]]) -> int:
+    def _restore_buckets(self, present: dict[str, list[dict[str, Any]]]) -> int:
         count = 0
-        for logical_id, entries in self._present(BUCKET, saved).items():
+        for logical_id, entries in present.items():
             bucket = self.template.physical_name(logical_id)
             with _restoring(logical_id):
                 for entry in entries:
@@ -148,18 +178,70 @@ class StateStore:
             count += len(entries)
         return count
 
+    # ------------------------------------------------------------ journal
+    def start_journal(self, tracker: WriteTracker) -> Recorder:
+        """From now on every write through the emulator is journaled, and
+        answered only once it is on disk. Call after `restore`, before the
+        emulator takes any other write."""
+        taken = [number for number, _ in segments(self.state_dir)]
+        number = max([self._journal_from, self._replayed.last_segment + 1, *(n + 1 for n in taken)])
+        recorder = Recorder(Journal(self.state_dir, number), self.template, self._objects, self._replayed)
+        self._recorder, self._tracker = recorder, tracker
+        record_writes(recorder.dynamodb_writes)
+        tracker.journal = recorder
+        return recorder
+
+    def journal_lines(self) -> int:
+        """Lines journaled since the start (0 without a journal)."""
+        return self._recorder.journal.appended if self._recorder else 0
+
+    def journal_bytes(self) -> int:
+        """Bytes journaled since the last snapshot started."""
+        return self._recorder.journal.size if self._recorder else 0
+
+    def close(self) -> None:
+        """Stop journaling (after the last snapshot)."""
+        if self._recorder is None:
+            return
+        record_writes(None)
+        if self._tracker is not None:
+            self._tracker.journal = None
+        self._recorder.close()
+        journal = self._recorder.journal
+        log.info(
+            "journal: %d lines, %d commits waited for the disk, %d fsyncs (%.1f ms on average, %.1f ms at most)",
+            journal.appended,
+            journal.waits,
+            journal.fsyncs,
+            1000 * journal.fsync_seconds / max(journal.fsyncs, 1),
+            1000 * journal.slowest_fsync,
+        )
+        self._recorder = self._tracker = None
+
     # ------------------------------------------------------------ save
     def save(self) -> None:
-        """Not thread-safe: one saver at a time (the Snapshotter)."""
+        """Not thread-safe: one saver at a time (the Snapshotter). The state
+        in memory is the whole truth: journal segments older than the one
+        this snapshot starts are deleted once it is in place."""
+        if self._recorder is not None:
+            first = self._recorder.rotate()  # before the copy: what follows it is in the new segment
+        else:
+            first = max((number + 1 for number, _ in segments(self.state_dir)), default=0)
+        tables, queues, buckets = self._copy_tables(), self._copy_queues(), self._copy_buckets()
         snapshot = {
             "format": FORMAT,
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "dynamodb": self._copy_tables(),
-            "sqs": self._copy_queues(),
-            "s3": self._copy_buckets(),
+            "journal_from": first,
+            "dynamodb": tables,
+            "sqs": queues,
+            "s3": buckets,
         }
-        _write_atomically(self.snapshot_path, json.dumps(snapshot, separators=(",", ":")).encode())
-        self._forget_unreferenced_objects(snapshot["s3"])
+        write_atomically(self.snapshot_path, json.dumps(snapshot, separators=(",", ":")).encode())
+        fsync_directory(self.state_dir)
+        for number, path in segments(self.state_dir):
+            if number < first:
+                path.unlink(missing_ok=True)
+        self._forget_unreferenced_objects(buckets, first)
 
     def _copy_tables(self) -> dict[str, list[dict[str, Any]]]:
         tables = get_backend("dynamodb")[ACCOUNT][REGION].tables
@@ -168,28 +250,18 @@ class StateStore:
         # transaction, is half in the copy.
         with dynamodb_writes_paused():
             return {
-                logical_id: [
-                    {name: _encode_attribute(value) for name, value in item.to_json()["Attributes"].items()}
-                    for item in every_item(tables[name])  # moto's all_items() would sort them: needless
-                ]
+                logical_id: [encode_item(item) for item in every_item(tables[name])]  # moto's all_items() sorts
                 for logical_id, name in names.items()
             }
 
     def _copy_queues(self) -> dict[str, list[dict[str, Any]]]:
         queues = get_backend("sqs")[ACCOUNT][REGION].queues
-        copied = {}
-        for logical_id in self.template.of_type(QUEUE):
-            messages = list(queues[self.template.physical_name(logical_id)]._messages)
-            copied[logical_id] = [
-                {
-                    "id": message.id,
-                    "body": message.body,
-                    "message_attributes": _encode_binary(message.message_attributes),
-                    **{name: getattr(message, name) for name in _MESSAGE_FIELDS},
-                }
-                for message in messages
+        return {
+            logical_id: [
+                encode_message(message) for message in list(queues[self.template.physical_name(logical_id)]._messages)
             ]
-        return copied
+            for logical_id in self.template.of_type(QUEUE)
+        }
 
     def _copy_buckets(self) -> dict[str, list[dict[str, Any]]]:
         self._objects.mkdir(parents=True, exist_ok=True)
@@ -213,7 +285,7 @@ class StateStore:
         body = response["Body"].read()
         digest = hashlib.sha256(body).hexdigest()
         if not (self._objects / digest).exists():
-            _write_atomically(self._objects / digest, body)
+            write_atomically(self._objects / digest, body)
         entry = {
             "key": key,
             "sha256": digest,
@@ -223,48 +295,81 @@ class StateStore:
         self._known_objects[(bucket, key)] = (*version, entry)
         return entry
 
-    def _forget_unreferenced_objects(self, buckets: dict[str, list[dict[str, Any]]]) -> None:
+    def _forget_unreferenced_objects(self, buckets: dict[str, list[dict[str, Any]]], first_kept: int) -> None:
+        """Contents neither the snapshot nor a journal segment it does not
+        hold names."""
         referenced = {entry["sha256"] for entries in buckets.values() for entry in entries}
-        for path in self._objects.iterdir():
-            if path.name not in referenced and not path.name.endswith(".tmp"):
-                path.unlink(missing_ok=True)
+        with self._objects_in_use(first_kept) as in_use:
+            for path in self._objects.iterdir():
+                if path.name not in referenced and path.name not in in_use and not path.name.endswith(".tmp"):
+                    path.unlink(missing_ok=True)
+
+    @contextmanager
+    def _objects_in_use(self, first_kept: int) -> Iterator[set[str]]:
+        if self._recorder is None:
+            yield set()
+            return
+        with self._recorder.objects_in_use(first_kept) as in_use:
+            yield in_use
 
 
 class Snapshotter:
-    """Saves the state once per interval while it keeps changing."""
+    """Compacts the journal into a snapshot when writes pause, when it grows
+    large, or at least every `max_seconds` while writes go on; and once
+    more on stop."""
 
     def __init__(
-        self, store: StateStore, has_changes: Callable[[], bool], interval: float = SNAPSHOT_INTERVAL_SECONDS
+        self,
+        store: StateStore,
+        poll: float = SNAPSHOT_POLL_SECONDS,
+        max_seconds: float = SNAPSHOT_MAX_SECONDS,
+        compact_bytes: int = JOURNAL_COMPACT_BYTES,
     ) -> None:
         self._store = store
-        self._has_changes = has_changes
-        self._interval = interval
+        self._poll = poll
+        self._max_seconds = max_seconds
+        self._compact_bytes = compact_bytes
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="snapshot", daemon=True)
+        self.saves = 0
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop, then save once more so nothing written before is lost."""
+        """Stop, then save once more (the journal is empty after it) and
+        stop journaling."""
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
         self._store.save()
+        self._store.close()
 
     def _run(self) -> None:
-        unsaved = False
-        wait = self._interval
-        while not self._stop.wait(wait):
-            unsaved = self._has_changes() or unsaved
-            if not unsaved:
+        saved_lines = seen_lines = self._store.journal_lines()
+        last = time.monotonic()
+        gap = 0.0  # the duty cycle's pause after the last snapshot
+        while not self._stop.wait(self._poll):
+            lines = self._store.journal_lines()
+            paused, seen_lines = lines == seen_lines, lines
+            if lines == saved_lines or time.monotonic() - last < gap:
+                continue
+            if not (
+                paused
+                or self._store.journal_bytes() >= self._compact_bytes
+                or time.monotonic() - last >= self._max_seconds
+            ):
                 continue
             started = time.monotonic()
             try:
                 self._store.save()
-                unsaved = False
+                saved_lines = lines
+                self.saves += 1
             except Exception:
                 log.exception("could not save the local state; retrying")
-            wait = max(self._interval, (time.monotonic() - started) / _DUTY_CYCLE)
+            last = time.monotonic()
+            gap = (last - started) / _DUTY_CYCLE
+            log.debug("snapshot in %.2f s", last - started)
 
 
 @contextmanager
@@ -275,56 +380,3 @@ def _restoring(logical_id: str) -> Iterator[None]:
     except Exception as error:
         detail = getattr(error, "message", None) or str(error) or type(error).__name__
         raise RestoreFailed(f"cannot restore the saved {logical_id}: {detail}") from error
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
-def _encode_attribute(value: dict[str, Any]) -> dict[str, Any]:
-    """A DynamoDB attribute in JSON: moto holds binary (B, BS) as bytes,
-    the snapshot as base64, as the DynamoDB wire format does."""
-    ((kind, inner),) = value.items()
-    if kind == "B":
-        return {kind: base64.b64encode(inner).decode()}
-    if kind == "BS":
-        return {kind: [base64.b64encode(member).decode() for member in inner]}
-    if kind == "M":
-        return {kind: {name: _encode_attribute(member) for name, member in inner.items()}}
-    if kind == "L":
-        return {kind: [_encode_attribute(member) for member in inner]}
-    return value
-
-
-def _decode_attribute(value: dict[str, Any]) -> dict[str, Any]:
-    ((kind, inner),) = value.items()
-    if kind == "B":
-        return {kind: base64.b64decode(inner)}
-    if kind == "BS":
-        return {kind: [base64.b64decode(member) for member in inner]}
-    if kind == "M":
-        return {kind: {name: _decode_attribute(member) for name, member in inner.items()}}
-    if kind == "L":
-        return {kind: [_decode_attribute(member) for member in inner]}
-    return value
-
-
-def _encode_binary(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Message attributes hold bytes, which JSON cannot: base64 them."""
-    return {
-        name: {k: base64.b64encode(v).decode() if isinstance(v, bytes) else v for k, v in value.items()}
-        for name, value in attributes.items()
-    }
-
-
-def _decode_binary(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {
-        name: {k: base64.b64decode(v) if k == "BinaryValue" else v for k, v in value.items()}
-        for name, value in attributes.items()
-    }

@@ -11,9 +11,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from local_runtime.template import ROOT
+from local_runtime.template import ROOT, TEMPLATE, Template
 
 _BANNER = re.compile(r"Oversight local runtime: (http://\S+)")
 
@@ -23,12 +24,29 @@ class RuntimeNotHealthy(RuntimeError):
 
 
 class RuntimeProcess:
-    def __init__(self, state_dir: Path, log_path: Path, jwt_secret: str, template: Path | None = None) -> None:
-        command = [sys.executable, "-m", "local_runtime", "serve", "--port", "0", "--state-dir", str(state_dir)]
+    def __init__(
+        self,
+        state_dir: Path,
+        log_path: Path,
+        jwt_secret: str,
+        template: Path | None = None,
+        environment: Mapping[str, str] | None = None,
+        port: int = 0,
+        arguments: Sequence[str] = (),
+    ) -> None:
+        """`environment`: variables set in the runtime's shell (overrides of
+        the functions' settings, as `X=... make run` sets them)."""
+        command = [sys.executable, "-m", "local_runtime", "serve", "--port", str(port), "--state-dir", str(state_dir)]
         if template is not None:
             command += ["--template", str(template)]
-        environment = {**os.environ, "OVERSIGHT_LOCAL_JWT_SECRET": jwt_secret}
-        environment.pop("PORT", None)
+        command += list(arguments)
+        # This process's variables, but none a function declares: the caller
+        # (a test process that set the template's values for its own
+        # in-process handlers) would otherwise override the functions' settings.
+        declared = {name for spec in Template(template or TEMPLATE).functions() for name in spec.environment}
+        inherited = {name: value for name, value in os.environ.items() if name not in declared}
+        inherited.pop("PORT", None)
+        environment = {**inherited, **(environment or {}), "OVERSIGHT_LOCAL_JWT_SECRET": jwt_secret}
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)

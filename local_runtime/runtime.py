@@ -5,27 +5,35 @@ API, the queue pollers and the schedules started."""
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local_runtime.aws import EmulatedAws, point_sdk_at
+from local_runtime.aws import FAKE_CREDENTIALS, EmulatedAws, point_sdk_at
 from local_runtime.emulation import make_dynamodb_writes_atomic
-from local_runtime.invocation import LocalFunction
+from local_runtime.environment import (
+    EnvFileInvalid,
+    Override,
+    function_environments,
+    read_env_file,
+    unknown_env_file_scopes,
+)
+from local_runtime.function_logs import FunctionOutput
+from local_runtime.invocation import DEFAULT_MAX_ENVIRONMENTS, FunctionError, LocalFunction
 from local_runtime.persistence import Snapshotter, StateStore
 from local_runtime.routing import Router
+from local_runtime.s3_gateway import S3Gateway
 from local_runtime.server import ApiServer, HttpApi
-from local_runtime.template import FunctionSpec, Template
+from local_runtime.template import Template
 from local_runtime.workers import QueuePoller, ScheduleRunner, queue_sources, schedule_sources
 
-# Local settings, each overridable from the shell: no X-Ray daemon here; no
-# CloudWatch to read metric (EMF) lines; one service name for one process.
-LOCAL_DEFAULTS = {
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_SERVICE_NAME": "oversight-local",
-}
 # How long stopping waits for a request, batch or scheduled run in progress.
 _STOP_WAIT_SECONDS = 10.0
+
+
+class StartFailed(Exception):
+    """The runtime cannot start as configured (a function that does not
+    import, an unreadable env.json)."""
 
 
 @dataclass
@@ -36,6 +44,9 @@ class RuntimeConfig:
     port: int
     jwt_secret: str
     schedule_seconds: float | None = None
+    env_file: Path | None = None
+    verbose: bool = False
+    max_environments: int = DEFAULT_MAX_ENVIRONMENTS
 
 
 @dataclass
@@ -43,25 +54,16 @@ class Startup:
     """What the banner reports."""
 
     restored: dict[str, int] = field(default_factory=dict)
-    not_shared: list[str] = field(default_factory=list)
+    overrides: list[Override] = field(default_factory=list)
     skipped_schedules: list[str] = field(default_factory=list)
-
-
-def process_environment(specs: list[FunctionSpec]) -> tuple[dict[str, str], list[str]]:
-    """One process serves every function, so their variables are set once,
-    process-wide. Returns the variables the functions agree on, and the
-    names they give different values (not set)."""
-    values: dict[str, set[str]] = {}
-    for spec in specs:
-        for name, value in spec.environment.items():
-            values.setdefault(name, set()).add(value)
-    agreed = {name: next(iter(found)) for name, found in values.items() if len(found) == 1}
-    return agreed, sorted(name for name, found in values.items() if len(found) > 1)
+    warnings: list[str] = field(default_factory=list)
 
 
 class LocalRuntime:
     def __init__(self, config: RuntimeConfig) -> None:
         self.config = config
+        # The shell's variables, before the runtime sets any of its own.
+        self.shell = dict(os.environ)
         self.template = Template(config.template.resolve())
         self.aws = EmulatedAws()  # on the loopback whatever --host says: only this machine needs it
         self.functions: dict[str, LocalFunction] = {}
@@ -75,6 +77,13 @@ class LocalRuntime:
         assert self._server is not None
         return self._server.url
 
+    @property
+    def s3_endpoint(self) -> str:
+        """Where the functions (and their presigned URLs) reach S3: on the
+        API's port, which stays the same across restarts."""
+        assert self._server is not None
+        return self._server.s3_endpoint
+
     def start(self) -> Startup:
         startup = Startup()
         self._server = ApiServer(self.config.host, self.config.port)
@@ -82,18 +91,13 @@ class LocalRuntime:
         self.aws.start()
         self.aws.provision(self.template)
         store = StateStore(self.config.state_dir, self.template, self.aws.client("s3"))
-        startup.restored = store.restore()
+        startup.restored = store.restore()  # the snapshot, then the journal written since
+        assert self.aws.writes is not None
+        store.start_journal(self.aws.writes)  # from here on a write is answered once it is on disk
 
-        point_sdk_at(self.aws.sdk_environment())
-        specs = self.template.functions()
-        for name, value in LOCAL_DEFAULTS.items():
-            os.environ.setdefault(name, value)
-        agreed, startup.not_shared = process_environment(specs)
-        os.environ.update(agreed)
-
-        self.functions = {spec.logical_id: LocalFunction(spec) for spec in specs}
-        for function in self.functions.values():
-            function.warm()
+        point_sdk_at(self.aws.sdk_environment())  # the runtime's own SDK calls (pollers, snapshots)
+        self.functions = self._functions(startup)
+        self._warm_all()
 
         sqs = self.aws.client("sqs")
         self.queue_pollers = [QueuePoller(source, sqs) for source in queue_sources(self.template, self.functions)]
@@ -102,13 +106,54 @@ class LocalRuntime:
         )
         self.schedules = [ScheduleRunner(source) for source in scheduled]
 
-        assert self.aws.writes is not None
-        self._snapshotter = Snapshotter(store, self.aws.writes.take_changes)
+        self._snapshotter = Snapshotter(store)  # compacts the journal; saves and closes it on stop
         self._snapshotter.start()
-        self._server.start(HttpApi(Router(self.template), self.functions, self.config.jwt_secret))
+        s3 = S3Gateway(self.aws.writes, FAKE_CREDENTIALS)  # the stable S3 address, on the API's port
+        self._server.start(HttpApi(Router(self.template), self.functions, self.config.jwt_secret, s3=s3))
         for worker in [*self.queue_pollers, *self.schedules]:
             worker.start()
         return startup
+
+    def _functions(self, startup: Startup) -> dict[str, LocalFunction]:
+        specs = self.template.functions()
+        env_file = None
+        if self.config.env_file is not None:
+            try:
+                env_file = (self.config.env_file, read_env_file(self.config.env_file))
+            except EnvFileInvalid as error:
+                raise StartFailed(str(error)) from error
+            for scope in unknown_env_file_scopes(env_file[1], specs):
+                startup.warnings.append(f"{self.config.env_file}: {scope!r} is not a function of the template")
+        environments, startup.overrides = function_environments(
+            specs, self.shell, self.aws.sdk_environment(s3_endpoint=self.s3_endpoint), env_file
+        )
+        metrics = self.shell.get("POWERTOOLS_METRICS_DISABLED", "true").lower() == "false"
+        output = FunctionOutput(verbose=self.config.verbose or "LOG_LEVEL" in self.shell, metrics=metrics)
+        return {
+            spec.logical_id: LocalFunction(spec, environments[spec.logical_id], output, self.config.max_environments)
+            for spec in specs
+        }
+
+    def _warm_all(self) -> None:
+        """One environment per function, started side by side: a function
+        that does not import stops the runtime here, with its traceback."""
+        failures: list[str] = []
+
+        def warm(function: LocalFunction) -> None:
+            try:
+                function.warm()
+            except FunctionError as error:
+                failures.append(str(error))
+
+        threads = [threading.Thread(target=warm, args=(function,)) for function in self.functions.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            for function in self.functions.values():
+                function.stop()
+            raise StartFailed("\n".join(failures))
 
     def stop(self) -> None:
         """Stop taking work, let work in progress finish (within a bound),
@@ -117,6 +162,8 @@ class LocalRuntime:
             self._server.stop(_STOP_WAIT_SECONDS)
         for worker in [*self.queue_pollers, *self.schedules]:
             worker.stop(_STOP_WAIT_SECONDS)
+        for function in self.functions.values():
+            function.stop()
         if self._snapshotter is not None:
             self._snapshotter.stop()
         self.aws.stop()

@@ -90,8 +90,16 @@ class Route:
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
-        return re.compile(f"^{regex}$")
+        """`{id}` is one segment; a greedy `{proxy+}` (the path's last part,
+        as API Gateway requires) is one or more, and the event's path
+        parameter is named without the `+`, as API Gateway names it."""
+        regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\+\\\}$", r"(?P<\1>.+)", re.escape(self.path))
+        regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", regex)
+        return re.compile(f"^{regex}$", re.DOTALL)
+
+    @property
+    def greedy(self) -> bool:
+        return self.path.endswith("+}")
 
     @property
     def route_key(self) -> str:

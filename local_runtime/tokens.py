@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
+
+T = TypeVar("T")
 
 SECRET_ENV = "OVERSIGHT_LOCAL_JWT_SECRET"
 DEFAULT_SECRET = "local-dev-secret"
@@ -27,8 +31,72 @@ _JSON_TYPES = {str: "a string", bool: "a boolean", list: "an array", dict: "an o
 warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 
+# The roles and the tenant rule of the product (layers/oversight/oversight/auth.py), repeated here because
+# `make token` runs without the layer on sys.path; tests/unit/test_local_tokens.py checks that they agree.
+KNOWN_ROLES = ("admin", "operator", "requester", "viewer")
+_TENANT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_ROLE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_YES = ("1", "true", "yes")
+_NO = ("0", "false", "no")
+# An expired token's exp: far enough in the past for any clock skew between two local processes.
+EXPIRED_AGO_SECONDS = 60
+
+
 class InvalidToken(Exception):
     """The request would be refused by the authorizer (401)."""
+
+
+class BadTokenRequest(ValueError):
+    """What `make token` was asked for makes no usable token (the message says why)."""
+
+
+def parse_sub(text: str) -> str:
+    if not text.strip():
+        raise BadTokenRequest("is empty: name the user, e.g. SUB=alice")
+    return text
+
+
+def parse_roles(text: str) -> list[str]:
+    """Comma- or space-separated role names. An empty list is refused: a
+    token without a role reads nothing (403), so `ROLES=` is a mistake. A
+    role beyond the product's four (a request's `required_role` may be any
+    name, e.g. `finance`) is a Cognito group name of letters, digits, `-`
+    and `_`; one that differs from a known role only in case is a typo that
+    would only fail later with a 403 that does not say why, so it is refused."""
+    roles = list(dict.fromkeys(role for role in re.split(r"[\s,]+", text) if role))
+    known = ", ".join(KNOWN_ROLES)
+    if not roles:
+        raise BadTokenRequest(f"is empty: name at least one role of {known}, e.g. ROLES=operator")
+    for role in roles:
+        if not _ROLE.fullmatch(role):
+            raise BadTokenRequest(f"names {role!r}, which is not a role name (letters, digits, '-', '_'; the roles are {known})")
+        if role not in KNOWN_ROLES and role.lower() in KNOWN_ROLES:
+            raise BadTokenRequest(f"names {role!r}: roles are lower case, did you mean {role.lower()!r}? (the roles are {known})")
+    return roles
+
+
+def parse_tenant(text: str) -> str:
+    if not text:
+        raise BadTokenRequest("is empty: name the tenant, e.g. TENANT=acme")
+    if not _TENANT.fullmatch(text):
+        raise BadTokenRequest(f"{text!r} is not a tenant id the API accepts (1-64 letters, digits, '_', '.', '-')")
+    return text
+
+
+def parse_ttl(text: str) -> int:
+    """Seconds, written as a positive integer (no units, no sign, no fraction)."""
+    if not re.fullmatch(r"[0-9]+", text) or int(text) == 0:
+        raise BadTokenRequest(f"{text!r} is not a lifetime: give whole seconds above 0, e.g. TTL=3600")
+    return int(text)
+
+
+def parse_expired(text: str) -> bool:
+    value = text.strip().lower()
+    if value in _YES:
+        return True
+    if value in _NO:
+        return False
+    raise BadTokenRequest(f"{text!r} is not a yes or no: EXPIRED=1 makes an expired token")
 
 
 def jwt_secret() -> str:
@@ -118,3 +186,37 @@ def authorizer_scopes(claims: dict[str, Any]) -> list[str] | None:
     if isinstance(scope, str) and scope.strip():
         return scope.split()
     return None
+
+
+def mint_token(
+    *,
+    sub: str,
+    roles: str,
+    tenant: str,
+    ttl: str | None,
+    expired: str,
+    secret: str,
+    now: float | None = None,
+) -> str:
+    """`make token`: each argument as typed, checked, and named in the error by
+    its make variable and its option, so that a mistake is not a token that
+    fails later for a reason nobody sees."""
+    lifetime = _checked("ttl", parse_ttl, ttl) if ttl is not None else LIFETIME_SECONDS
+    issued_at = time.time() if now is None else now
+    if _checked("expired", parse_expired, expired):
+        issued_at -= lifetime + EXPIRED_AGO_SECONDS
+    return issue_token(
+        _checked("sub", parse_sub, sub),
+        _checked("roles", parse_roles, roles),
+        _checked("tenant", parse_tenant, tenant),
+        secret,
+        lifetime_seconds=lifetime,
+        now=issued_at,
+    )
+
+
+def _checked(name: str, parse: Callable[[str], T], text: str) -> T:
+    try:
+        return parse(text)
+    except BadTokenRequest as error:
+        raise BadTokenRequest(f"{name.upper()} (--{name}) {error}") from None

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from local_runtime.invocation import LocalFunction
+from local_runtime.invocation import FunctionError, LocalFunction
 from local_runtime.template import ACCOUNT, REGION, Template
 
 log = logging.getLogger(__name__)
@@ -226,8 +226,9 @@ class QueuePoller(_BackgroundLoop):
         everything = {message["MessageId"] for message in messages}
         try:
             result = self.source.function.invoke(event)
-        except Exception:
-            log.exception("%s raised; its %d messages stay in the queue", self.source.function.name, len(messages))
+        except FunctionError as error:
+            name = self.source.function.name
+            log.error("%s raised; its %d messages stay in the queue:\n%s", name, len(messages), error)
             return everything
         if not self.source.reports_item_failures or not isinstance(result, dict):
             return set()
@@ -285,8 +286,8 @@ class ScheduleRunner(_BackgroundLoop):
         try:
             self.source.function.invoke(self.source.event())
             outcome = "ok"
-        except Exception:
-            log.exception("%s raised", self.source.function.name)
+        except FunctionError as error:
+            log.error("%s raised:\n%s", self.source.function.name, error)
             outcome = "failed"
         log.info(
             "schedule %s -> %s %s %.0f ms",

@@ -3,6 +3,7 @@ port of its choosing, and tokens it accepts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,16 @@ class RuntimeLauncher:
         self.logs_dir = logs_dir
         self.started: list[RunningRuntime] = []
 
-    def start(self, state_dir: Path, template: Path | None = None) -> RunningRuntime:
+    def start(
+        self,
+        state_dir: Path,
+        template: Path | None = None,
+        environment: Mapping[str, str] | None = None,
+        port: int = 0,
+        arguments: Sequence[str] = (),
+    ) -> RunningRuntime:
         log_path = self.logs_dir / f"runtime-{len(self.started)}.log"
-        runtime = RunningRuntime(state_dir, log_path, JWT_SECRET, template)
+        runtime = RunningRuntime(state_dir, log_path, JWT_SECRET, template, environment, port, arguments)
         self.started.append(runtime)
         runtime.wait_until_healthy()
         return runtime

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -16,3 +17,10 @@ def emulated_aws() -> Iterator[EmulatedAws]:
     emulated.start()
     yield emulated
     emulated.stop()
+
+
+def bare_environment(**variables: str) -> tuple[dict[str, str], Callable[[str, str], None]]:
+    """A function's environment for these tests (PATH and `variables`, no
+    AWS), and an output sink that keeps each function's lines."""
+    lines: list[tuple[str, str]] = []
+    return {"PATH": os.environ.get("PATH", ""), **variables}, lambda function, line: lines.append((function, line))

@@ -1,12 +1,20 @@
 """The emulation's speed-ups change no result: Queries answered from the
 partition index equal moto's own (every item sorted) on a randomized table
 after random writes; SDK calls handed to the emulator in process get what
-its HTTP server would answer; Powertools' per-request state is per thread."""
+its HTTP server would answer. And each fix of moto still takes effect on the
+moto installed (they patch its internals): conditional writes racing each
+other have one winner, a transaction's cost and a Query's do not grow with
+the table, an item's size check is linear, reads skip moto's serialiser,
+dispatch lookups are made once; an untested moto stops the start."""
 
 from __future__ import annotations
 
+import copy
+import inspect
+import os
 import random
 import threading
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -18,7 +26,6 @@ from botocore.exceptions import ClientError
 from local_runtime import emulation
 from local_runtime.aws import EmulatedAws, InProcessTransport
 from local_runtime.emulation import make_dynamodb_writes_atomic, partition_index
-from local_runtime.invocation import per_thread_router_state
 
 GSIS = [
     # name, hash, range (None: no range key), projection
@@ -196,7 +203,9 @@ def test_queries_from_any_start_key_answer_as_moto_does(dynamodb: Any, table: st
     rng = random.Random(7)
     _random_writes(dynamodb, table, rng, 300)
     items = dynamodb.scan(TableName=table)["Items"]
-    index_keys = {index_name: [n for n in (hash_name, range_name) if n] for index_name, hash_name, range_name, _ in GSIS}
+    index_keys = {
+        index_name: [n for n in (hash_name, range_name) if n] for index_name, hash_name, range_name, _ in GSIS
+    }
     checked = 0
     while checked < 150:
         request = _random_query(rng, table)
@@ -223,7 +232,10 @@ def test_the_index_kept_by_writes_equals_one_built_afresh(dynamodb: Any, table: 
     fresh = emulation.PartitionIndex(moto_table, kept.gsis)
 
     def buckets(index: emulation.PartitionIndex) -> dict[str, Any]:
-        return {name: {value: set(items) for value, items in found.items() if items} for name, found in index.buckets.items()}
+        return {
+            name: {value: set(items) for value, items in found.items() if items}
+            for name, found in index.buckets.items()
+        }
 
     def ordered(index: emulation.PartitionIndex) -> dict[str, Any]:
         return {name: {value: (o.keys, [id(i) for i in o.items]) for value, o in found.items() if o.items}
@@ -236,7 +248,9 @@ def test_the_index_kept_by_writes_equals_one_built_afresh(dynamodb: Any, table: 
 def test_sdk_calls_to_the_emulator_stay_in_process(emulated_aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch) -> None:
     handled = []
     send = InProcessTransport.send
-    monkeypatch.setattr(InProcessTransport, "send", lambda self, request: handled.append(request.url) or send(self, request))
+    monkeypatch.setattr(
+        InProcessTransport, "send", lambda self, request: handled.append(request.url) or send(self, request)
+    )
     s3 = emulated_aws.client("s3")
     bucket = f"inproc-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
@@ -255,22 +269,255 @@ def test_sdk_calls_to_the_emulator_stay_in_process(emulated_aws: EmulatedAws, mo
     assert raised.value.response["Error"]["Code"] == "NoSuchKey"
 
 
-def test_the_event_handler_state_is_per_thread() -> None:
-    per_thread_router_state()
-    per_thread_router_state()  # idempotent
-    from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, BaseRouter, Router
+# ---------------------------------------------------------------- each fix of moto still takes effect
+def _plain_table(dynamodb: Any, items: int) -> str:
+    name = f"plain-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )  # fmt: skip
+    for n in range(0, items, 25):
+        dynamodb.batch_write_item(
+            RequestItems={name: [{"PutRequest": {"Item": {"pk": {"S": f"P#{i}"}, "sk": {"S": "S"}, "n": {"N": "0"}}}}
+                                 for i in range(n, min(n + 25, items))]}
+        )  # fmt: skip
+    return name
 
-    app = APIGatewayHttpResolver()
-    BaseRouter.current_event = "mine"
-    seen: list[Any] = []
 
-    def another_invocation() -> None:
-        seen.append(hasattr(app, "current_event"))
-        BaseRouter.current_event = "theirs"
-        seen.extend([app.current_event, Router().current_event])
+def test_racing_conditional_writes_have_one_winner(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """1. Atomicity. moto checks a condition, then writes: a pause between
+    the two (here forced) lets two writers both win, unless writes are
+    serialised."""
+    import moto.dynamodb.models as models
+    import moto.dynamodb.models.table as table_module
 
-    thread = threading.Thread(target=another_invocation)
-    thread.start()
-    thread.join()
-    assert seen == [False, "theirs", "theirs"]
-    assert app.current_event == "mine" and BaseRouter.current_event == "mine"
+    def pausing(get_filter_expression: Any) -> Any:
+        def parsed(*args: Any, **kwargs: Any) -> Any:
+            condition = get_filter_expression(*args, **kwargs)
+            expr = condition.expr
+
+            def checked(item: Any) -> Any:
+                result = expr(item)
+                time.sleep(0.002)  # another thread runs here
+                return result
+
+            condition.expr = checked
+            return condition
+
+        return parsed
+
+    monkeypatch.setattr(table_module, "get_filter_expression", pausing(table_module.get_filter_expression))
+    monkeypatch.setattr(models, "get_filter_expression", pausing(models.get_filter_expression))
+    table = _plain_table(dynamodb, 0)
+    wins: list[tuple[str, str]] = []
+
+    def contend(writer: int, how: str) -> None:
+        for key in range(4):
+            item = {"pk": {"S": f"{how}#{key}"}, "sk": {"S": "S"}, "by": {"N": str(writer)}}
+            try:
+                if how == "put":
+                    dynamodb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+                else:
+                    put = {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+                    dynamodb.transact_write_items(TransactItems=[{"Put": put}])
+                wins.append((how, str(key)))
+            except ClientError:
+                pass
+
+    threads = [threading.Thread(target=contend, args=(n, how)) for n in range(6) for how in ("put", "transaction")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(wins) == sorted((how, str(key)) for how in ("put", "transaction") for key in range(4))
+
+
+def _copies_in_a_transaction(dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    copies = [0]
+    deepcopy = copy.deepcopy
+
+    def counted(value: Any, memo: Any = None, *rest: Any) -> Any:
+        copies[0] += 1
+        return deepcopy(value, memo, *rest)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(copy, "deepcopy", counted)
+        dynamodb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": table, "Key": {"pk": {"S": "P#1"}, "sk": {"S": "S"}},
+                        "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}, "sk": {"S": "S"}}}},
+        ])  # fmt: skip
+    return copies[0]
+
+
+def test_a_transaction_costs_the_same_whatever_the_table_size(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """2. moto copies every table a transaction names (to roll back); the
+    rollback here copies only the items it touches."""
+    small = _copies_in_a_transaction(dynamodb, _plain_table(dynamodb, 10), monkeypatch)
+    large = _copies_in_a_transaction(dynamodb, _plain_table(dynamodb, 400), monkeypatch)
+    assert small == large < 200
+
+
+def test_the_item_size_check_is_linear_and_still_enforced(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """3. moto re-measures the whole item for every attribute it sets."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    table = _plain_table(dynamodb, 0)
+    measured = [0]
+    size = DynamoType.size
+
+    def counted(self: Any) -> int:
+        measured[0] += 1
+        return size(self)
+
+    monkeypatch.setattr(DynamoType, "size", counted)
+
+    def measures(attributes: int) -> int:
+        measured[0] = 0
+        item = {"pk": {"S": f"wide-{attributes}"}, "sk": {"S": "S"}}
+        item.update({f"a{n}": {"S": "x" * 10} for n in range(attributes)})
+        dynamodb.put_item(TableName=table, Item=item)
+        return measured[0]
+
+    narrow, wide = measures(50), measures(200)
+    assert wide <= 6 * narrow  # 4x the attributes: ~4x the work (moto's own: ~16x)
+
+    # The limit (moto's 405,000 bytes for DynamoDB's 400 KB) still holds, for a put and an update.
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "big"}, "sk": {"S": "S"}, "v": {"S": "x" * 390_000}})
+    with pytest.raises(ClientError, match="size"):
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": "big"}, "sk": {"S": "S"}, "v": {"S": "x" * 410_000}})
+    with pytest.raises(ClientError, match="size"):
+        dynamodb.update_item(TableName=table, Key={"pk": {"S": "big"}, "sk": {"S": "S"}}, UpdateExpression="SET w = :w",
+                             ExpressionAttributeValues={":w": {"S": "y" * 20_000}})  # fmt: skip
+
+
+def test_reads_skip_motos_serialiser_and_answer_the_same(
+    dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4. A read's result is already DynamoDB's JSON: dumped as it is."""
+    import moto.core.responses
+    from moto.dynamodb.responses import DynamoHandler
+
+    item = {"pk": {"S": "P#1"}, "sk": {"S": "S#1"}, "gsi1pk": {"S": "S#OPEN"}, "gsi1sk": {"S": "0#01"},
+            "b": {"B": b"\x00\xff"}, "bs": {"BS": [b"\x01"]}, "n": {"N": "1.50"}, "ns": {"NS": ["1", "2"]},
+            "ss": {"SS": ["a"]}, "m": {"M": {"l": {"L": [{"NULL": True}, {"BOOL": False}, {"S": "ü"}]}}}}  # fmt: skip
+    dynamodb.put_item(TableName=table, Item=item)
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    reads = [
+        lambda: dynamodb.get_item(TableName=table, Key=key),
+        lambda: dynamodb.batch_get_item(RequestItems={table: {"Keys": [key]}}),
+        lambda: dynamodb.query(TableName=table, KeyConditionExpression="pk = :p",
+                               ExpressionAttributeValues={":p": item["pk"]}),
+        lambda: dynamodb.query(TableName=table, IndexName="by_status", KeyConditionExpression="gsi1pk = :s",
+                               ExpressionAttributeValues={":s": {"S": "S#OPEN"}}),
+        lambda: dynamodb.scan(TableName=table),
+    ]  # fmt: skip
+    serialisers = [0]
+    get_serializer_class = moto.core.responses.get_serializer_class
+
+    def counted(*args: Any) -> Any:
+        serialisers[0] += 1
+        return get_serializer_class(*args)
+
+    monkeypatch.setattr(moto.core.responses, "get_serializer_class", counted)
+
+    def answers() -> list[Any]:
+        found = [read() for read in reads]
+        return [{k: v for k, v in answer.items() if k != "ResponseMetadata"} for answer in found]
+
+    dumped = answers()
+    assert serialisers[0] == 0
+    monkeypatch.setattr(DynamoHandler, "serialized", DynamoHandler.serialized.__wrapped__)  # moto's own
+    assert answers() == dumped
+    assert serialisers[0] == len(reads)
+
+
+def test_a_query_reads_only_its_partition(dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """5. moto looks at every item of the table for any Query."""
+    from moto.dynamodb.models.table import Table
+
+    for n in range(0, 300, 25):
+        dynamodb.batch_write_item(RequestItems={table: [
+            {"PutRequest": {"Item": {"pk": {"S": f"P#{i % 30}"}, "sk": {"S": f"S#{i}"}, "gsi1sk": {"S": f"{i:04d}"},
+                                     "gsi1pk": {"S": "S#RARE" if i % 100 == 0 else "S#COMMON"}}}}
+            for i in range(n, n + 25)]})  # fmt: skip
+    looked_at = [0]
+    all_items = Table.all_items
+
+    def counted(self: Any) -> Any:
+        found = list(all_items(self))
+        looked_at[0] += len(found)
+        return found
+
+    monkeypatch.setattr(Table, "all_items", counted)
+
+    def items_looked_at(**query: Any) -> int:
+        looked_at[0] = 0
+        dynamodb.query(TableName=table, **query)
+        return looked_at[0]
+
+    rare = {
+        "IndexName": "by_status",
+        "KeyConditionExpression": "gsi1pk = :s",
+        "ExpressionAttributeValues": {":s": {"S": "S#RARE"}},
+    }
+    page = {"IndexName": "by_status", "KeyConditionExpression": "gsi1pk = :s", "Limit": 5,
+            "ExpressionAttributeValues": {":s": {"S": "S#COMMON"}}}  # fmt: skip
+    own = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "P#3"}}}
+    assert (items_looked_at(**rare), items_looked_at(**page), items_looked_at(**own)) == (3, 6, 10)
+    emulation.INDEXED_QUERIES = False
+    try:
+        assert items_looked_at(**rare) == 300  # moto's own
+    finally:
+        emulation.INDEXED_QUERIES = True
+
+
+def test_dispatch_lookups_are_made_once(
+    emulated_aws: EmulatedAws, dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """6. moto lists its package folder and inspects the response class on
+    every request."""
+    import moto
+
+    sqs = emulated_aws.client("sqs")
+    dynamodb.get_item(TableName=table, Key={"pk": {"S": "x"}, "sk": {"S": "y"}})
+    sqs.list_queues()
+    lookups = [0]
+    listdir, getmembers = os.listdir, inspect.getmembers
+    folder = os.path.dirname(moto.__file__)
+
+    def counted_listdir(path: Any = ".") -> Any:
+        lookups[0] += str(path) == folder
+        return listdir(path)
+
+    def counted_getmembers(*args: Any, **kwargs: Any) -> Any:
+        lookups[0] += 1
+        return getmembers(*args, **kwargs)
+
+    monkeypatch.setattr(os, "listdir", counted_listdir)
+    monkeypatch.setattr(inspect, "getmembers", counted_getmembers)
+    for _ in range(5):
+        dynamodb.get_item(TableName=table, Key={"pk": {"S": "x"}, "sk": {"S": "y"}})
+        sqs.list_queues()
+
+    assert lookups[0] == 0
+
+
+def test_an_untested_moto_stops_the_start(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    emulation.check_moto_version()  # the one installed is one of them
+
+    with pytest.raises(emulation.UntestedMoto, match=r"moto 9\.9\.9 is installed.*5\.2\.5.*requirements-dev\.txt"):
+        emulation.check_moto_version("9.9.9")
+
+    monkeypatch.setenv(emulation.ALLOW_UNTESTED_MOTO, "1")
+    emulation.check_moto_version("9.9.9")
+    assert "moto 9.9.9" in caplog.text
+
+
+def test_the_pinned_moto_is_a_tested_one() -> None:
+    from pathlib import Path
+
+    pins = (Path(__file__).parents[2] / "requirements-dev.txt").read_text()
+    assert f"moto[server]=={emulation.TESTED_MOTO_VERSIONS[0]}" in pins

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local_runtime.aws import EmulatedAws, WriteTracker
-from local_runtime.persistence import Snapshotter, RestoreFailed, StateStore
+from local_runtime.persistence import RestoreFailed, Snapshotter, StateStore
 from local_runtime.template import Template
 
 TEMPLATE = """
@@ -54,8 +54,6 @@ ITEM = {
     "sizes": {"NS": ["1", "2.5"]},
     "nested": {"M": {"list": {"L": [{"S": "x"}, {"N": "1"}, {"BOOL": True}, {"NULL": True}]}}},
 }
-
-
 
 
 @pytest.fixture
@@ -112,7 +110,7 @@ def test_tables_queues_and_buckets_are_restored(emulated_aws: EmulatedAws, templ
     restored = StateStore(state_dir, fresh, s3).restore()
 
     # Then everything is back
-    assert restored == {"items": 1, "messages": 2, "objects": 1}
+    assert restored == {"items": 1, "messages": 2, "objects": 1, "journaled writes": 0}
     table, queue_url, bucket = names(fresh)
     assert dynamodb.get_item(TableName=table, Key={"pk": ITEM["pk"], "sk": ITEM["sk"]})["Item"] == ITEM
     indexed = dynamodb.query(
@@ -161,6 +159,7 @@ def test_no_snapshot_is_a_fresh_start(template: Template, tmp_path: Path, emulat
         "items": 0,
         "messages": 0,
         "objects": 0,
+        "journaled writes": 0,
     }
 
 
@@ -199,24 +198,52 @@ def test_data_of_a_resource_gone_from_the_template_is_skipped(
 
 
 class CountingStore:
+    """A journal that received one burst of lines, then nothing."""
+
     def __init__(self) -> None:
-        self.saves = 0
+        self.saves = self.looks = 0
+        self.closed = False
+
+    def journal_lines(self) -> int:
+        self.looks += 1
+        return 0 if self.looks == 1 else 3
+
+    def journal_bytes(self) -> int:
+        return 100
 
     def save(self) -> None:
         self.saves += 1
 
+    def close(self) -> None:
+        self.closed = True
+
 
 def test_the_snapshotter_saves_after_changes_and_on_stop() -> None:
     store = CountingStore()
-    changes = iter([True, False, False])
-    snapshotter = Snapshotter(store, lambda: next(changes, False), interval=0.01)  # type: ignore[arg-type]
+    snapshotter = Snapshotter(store, poll=0.01)  # type: ignore[arg-type]
 
     snapshotter.start()
     while store.saves == 0:
         pass
     snapshotter.stop()
 
-    assert store.saves == 2  # the change, then the final save
+    assert (store.saves, store.closed) == (2, True)  # the change, then the final save
+
+
+def test_a_snapshot_from_before_the_journal_is_restored(
+    template: Template, tmp_path: Path, emulated_aws: EmulatedAws
+) -> None:
+    """Saved before snapshots named a journal segment: the data is loaded."""
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    item = {"pk": {"S": "old"}, "sk": {"S": "META"}}
+    (state_dir / "snapshot.json").write_text(json.dumps({"format": 1, "dynamodb": {"Records": [item]}}))
+
+    restored = StateStore(state_dir, template, emulated_aws.client("s3")).restore()
+
+    assert restored["items"] == 1
+    table = template.physical_name("Records")
+    assert emulated_aws.client("dynamodb").get_item(TableName=table, Key=item)["Item"] == item
 
 
 def _app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -239,8 +266,9 @@ def _app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 )
 def test_writes_are_noticed_and_reads_are_not(method: str, target: str, writes: bool) -> None:
     tracker = WriteTracker(_app)
+    committed: list[dict[str, Any]] = []
+    tracker.journal = type("Journal", (), {"commit": lambda self, environ: committed.append(environ)})()
 
     tracker({"REQUEST_METHOD": method, "HTTP_X_AMZ_TARGET": target}, lambda *_: None)
 
-    assert tracker.take_changes() is writes
-    assert tracker.take_changes() is False
+    assert len(committed) == (1 if writes else 0)  # a write is answered after the journal's commit

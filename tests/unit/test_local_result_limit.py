@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from werkzeug.test import Client
 
 from local_runtime.invocation import LocalFunction
+from tests.unit.conftest import bare_environment
 from local_runtime.routing import Router
 from local_runtime.server import HttpApi
 from local_runtime.template import FunctionSpec, Template
@@ -40,13 +42,14 @@ MAX_RESULT_BYTES = 6 * 1024 * 1024 + 100
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Client:
+def client(tmp_path: Path) -> Iterator[Client]:
     (tmp_path / "template.yaml").write_text(TEMPLATE)
     folder = tmp_path / f"big_{uuid.uuid4().hex[:8]}"
     folder.mkdir()
     (folder / "app.py").write_text(HANDLER)
-    function = LocalFunction(FunctionSpec("BigFunction", folder, "app.handler", {}, timeout=10))
-    return Client(HttpApi(Router(Template(tmp_path / "template.yaml")), {"BigFunction": function}, "secret"))
+    function = LocalFunction(FunctionSpec("BigFunction", folder, "app.handler", {}, timeout=10), *bare_environment())
+    yield Client(HttpApi(Router(Template(tmp_path / "template.yaml")), {"BigFunction": function}, "secret"))
+    function.stop()
 
 
 def test_a_result_one_byte_over_the_limit_is_a_500_and_the_log_says_why(client: Client, caplog) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from local_runtime.aws import EmulatedAws
-from local_runtime.runtime import process_environment
 from local_runtime.template import Template
 
 TEMPLATE = """
@@ -95,11 +94,3 @@ def test_functions_get_the_emulators_queue_url_and_the_buckets_name(emulated_aws
     bucket = worker.environment["OUTPUT_BUCKET"]
     assert bucket == bucket.lower()
     emulated_aws.client("s3").head_bucket(Bucket=bucket)
-
-
-def test_the_process_gets_the_variables_the_functions_agree_on(template: Template) -> None:
-    environment, not_shared = process_environment(template.functions())
-
-    assert environment["SHARED"] == "same"
-    assert "SERVICE" not in environment
-    assert not_shared == ["SERVICE"]

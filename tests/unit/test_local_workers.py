@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from local_runtime.aws import EmulatedAws
 from local_runtime.invocation import LocalFunction
+from tests.unit.conftest import bare_environment
 from local_runtime.template import Template
 from local_runtime.workers import QueuePoller, ScheduleRunner, queue_sources, rate_seconds, schedule_sources
 
@@ -107,8 +109,11 @@ def template(tmp_path: Path, emulated_aws: EmulatedAws) -> Template:
 
 
 @pytest.fixture
-def functions(template: Template) -> dict[str, LocalFunction]:
-    return {spec.logical_id: LocalFunction(spec) for spec in template.functions()}
+def functions(template: Template) -> Iterator[dict[str, LocalFunction]]:
+    started = {spec.logical_id: LocalFunction(spec, *bare_environment()) for spec in template.functions()}
+    yield started
+    for function in started.values():
+        function.stop()
 
 
 def batches(function: LocalFunction) -> list[Any]:

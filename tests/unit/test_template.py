@@ -140,19 +140,24 @@ def test_tables_are_on_demand_with_pitr_deletion_protection_and_ttl():
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain"), logical_id
 
 
-def test_runtime_and_every_route_but_health_and_openapi_behind_the_jwt_authorizer():
+def test_runtime_and_every_route_but_health_openapi_and_the_console_behind_the_jwt_authorizer():
     globals_ = TEMPLATE.doc["Globals"]["Function"]
     assert (globals_["Runtime"], globals_["Architectures"]) == ("python3.13", ["arm64"])
     api = TEMPLATE.resources["HttpApi"]["Properties"]["Auth"]
     assert api["DefaultAuthorizer"] == "OversightJwt"
     public = {route for spec in FUNCTIONS for route in spec.public_routes}
-    assert public == {"GET /health", "GET /openapi.json"}
+    # The console's files hold no data: the page calls the API with the user's token.
+    assert public == {"GET /health", "GET /openapi.json", "GET /", "GET /console", "GET /console/{path+}"}
 
 
-def test_every_function_is_traced_with_x_ray():
+def test_every_function_but_the_console_is_traced_with_x_ray():
+    """The console serves files from memory and calls nothing: a trace would
+    show one segment, and `Disabled` keeps SAM from attaching an X-Ray policy
+    to a function that needs no permission at all."""
     assert TEMPLATE.doc["Globals"]["Function"]["Tracing"] == "Active"
     for spec in FUNCTIONS:
-        assert TEMPLATE.resources[spec.logical_id]["Properties"].get("Tracing", "Active") == "Active"
+        expected = "Disabled" if spec.logical_id == "ConsoleFunction" else "Active"
+        assert TEMPLATE.resources[spec.logical_id]["Properties"].get("Tracing", "Active") == expected
 
 
 def test_api_is_throttled_and_access_logged_to_a_log_group_with_retention():

@@ -82,6 +82,11 @@ class VersionConflict(Exception):
     Internal signal for the domain layer, which re-reads and re-evaluates."""
 
 
+class RecordExists(Exception):
+    """A create found its record already stored: a keyed create run again
+    (oversight.idempotency.keyed_id). Internal signal for the domain layer."""
+
+
 class ServiceUnavailable(OversightError):
     """A dependency (DynamoDB, SQS, S3) is throttling or failing and the
     client's own retries are spent. Nothing was committed: the caller may

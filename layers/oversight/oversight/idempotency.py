@@ -8,6 +8,8 @@ taken from the record is marked as a replay (oversight.replays)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+import json
+import uuid
 from functools import cache, wraps
 from typing import Any, TypeVar
 
@@ -31,6 +33,8 @@ from oversight.replays import mark_replayed
 from oversight.store.dynamodb import dynamodb_client
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+# The namespace of the ids keyed creates give their records (keyed_id).
+_KEYED_IDS = uuid.UUID("5b1c4f0e-8f1d-4e7a-9a57-0c3c7d2e6a41")
 
 Result = TypeVar("Result", bound=BaseModel)
 
@@ -57,6 +61,16 @@ def idempotency_config() -> IdempotencyConfig:
         expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
         raise_on_no_idempotency_key=True,
     )
+
+
+def keyed_id(command: IdempotentCommand, record: str) -> str:
+    """The id of the `record` ("intervention", "job", ...) a keyed command
+    creates: the same on every run of the command. A run whose process died
+    after its write but before its idempotency record was COMPLETED leaves
+    that record IN_PROGRESS; once it expires, a retry runs the command
+    again, and its create, conditional on the id being new, finds the first
+    run's record instead of making a second (RecordExists)."""
+    return str(uuid.uuid5(_KEYED_IDS, json.dumps([command.tenant, command.caller, command.key, record])))
 
 
 def run_idempotent(

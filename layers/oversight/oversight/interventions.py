@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from oversight import clock
 from oversight.auth import REQUESTER, Principal
-from oversight.errors import Conflict, InterventionNotFound, VersionConflict
+from oversight.errors import Conflict, IdempotencyKeyReused, InterventionNotFound, RecordExists, VersionConflict
 from oversight.models.common import canonical_json
 from oversight.lifecycle import Action, apply
 from oversight.models import (
@@ -61,15 +61,44 @@ def create_intervention(
 
 
 def _create_once(command: Any) -> Intervention:
-    """The keyed create (command: oversight.idempotency.IdempotentCommand)."""
+    """The keyed create (command: oversight.idempotency.IdempotentCommand),
+    under an id of its own key: run again after a crash, it answers the
+    record the first run made instead of making another."""
+    from oversight.idempotency import keyed_id
+
     request = CreateInterventionRequest.model_validate(command.body)
-    return _create(command.tenant, command.caller, request)
+    intervention_id = keyed_id(command, "intervention")
+    try:
+        return _create(command.tenant, command.caller, request, intervention_id=intervention_id)
+    except RecordExists:
+        existing = get_intervention_store().get(command.tenant, intervention_id)
+        if existing is None:  # made, then purged by retention: the key is older than its record
+            raise IdempotencyKeyReused("This Idempotency-Key belongs to a record that no longer exists") from None
+        if not _made_from(existing, request):
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was already used with a different request body"
+            ) from None
+        logger.warning("keyed create found the record of an earlier run", extra={"intervention_id": existing.id})
+        return existing
 
 
-def _create(tenant: str, creator: str, request: CreateInterventionRequest, job_id: str | None = None) -> Intervention:
+def _made_from(intervention: Intervention, request: CreateInterventionRequest) -> bool:
+    """Whether `intervention` is what `request` creates (its expiry aside,
+    which counts from the first run's time)."""
+    asked = {**request.model_dump(exclude={"expires_in_seconds"}), "context": canonical_json(request.context)}
+    return all(getattr(intervention, name) == value for name, value in asked.items())
+
+
+def _create(
+    tenant: str,
+    creator: str,
+    request: CreateInterventionRequest,
+    job_id: str | None = None,
+    intervention_id: str | None = None,
+) -> Intervention:
     now = clock.now()
     intervention = Intervention(
-        id=str(uuid.uuid4()),
+        id=intervention_id or str(uuid.uuid4()),
         status=Status.PENDING,
         created_by=creator,
         created_at=now,

@@ -15,7 +15,15 @@ from pydantic import JsonValue, ValidationError
 
 from oversight import clock
 from oversight.auth import REQUESTER, Principal
-from oversight.errors import Forbidden, InvalidTransition, RecordNotFound, ValidationFailed, VersionConflict
+from oversight.errors import (
+    Forbidden,
+    IdempotencyKeyReused,
+    InvalidTransition,
+    RecordExists,
+    RecordNotFound,
+    ValidationFailed,
+    VersionConflict,
+)
 from oversight.models.common import canonical_json
 from oversight.lifecycle import Action
 from oversight.models import (
@@ -132,25 +140,41 @@ def submit_job(
 
 
 def _submit_once(command: Any) -> Job:
-    """The keyed submission (command: oversight.idempotency.IdempotentCommand)."""
-    return _submit(command.tenant, command.caller, SubmitJobRequest.model_validate(command.body))
+    """The keyed submission (command: oversight.idempotency.IdempotentCommand),
+    under ids of its own key: run again after a crash, it answers the job
+    the first run stored (queued again by the sweep while PENDING) instead
+    of storing another."""
+    from oversight.idempotency import keyed_id
+
+    request = SubmitJobRequest.model_validate(command.body)
+    ids = (keyed_id(command, "job"), keyed_id(command, "approval"))
+    try:
+        return _submit(command.tenant, command.caller, request, ids)
+    except RecordExists:
+        existing = get_job_store().get(command.tenant, ids[0])
+        if existing is None or existing.tool != request.tool:
+            raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request") from None
+        logger.warning("keyed submission found the job of an earlier run", extra={"job_id": existing.id})
+        return redacted_job(existing)
 
 
-def _submit(tenant: str, caller: str, request: SubmitJobRequest) -> Job:
+def _submit(tenant: str, caller: str, request: SubmitJobRequest, ids: tuple[str, str] | None = None) -> Job:
     """Store (and queue) the job; the answer is redacted, so the idempotency
-    record, which keeps the answer for replays, holds no secret either."""
-    return redacted_job(_submitted(tenant, caller, request))
+    record, which keeps the answer for replays, holds no secret either.
+    `ids`: the job's and its approval's (keyed submissions), else new ones."""
+    return redacted_job(_submitted(tenant, caller, request, ids or (str(uuid.uuid4()), str(uuid.uuid4()))))
 
 
-def _submitted(tenant: str, caller: str, request: SubmitJobRequest) -> Job:
+def _submitted(tenant: str, caller: str, request: SubmitJobRequest, ids: tuple[str, str]) -> Job:
     tool, parameters = _validated_parameters(request)
     store = get_job_store()
     now = clock.now()
-    job = Job(id=str(uuid.uuid4()), tool=tool.name, parameters=parameters, status=JobStatus.PENDING,
+    job_id, intervention_id = ids
+    job = Job(id=job_id, tool=tool.name, parameters=parameters, status=JobStatus.PENDING,
               submitted_by=caller, created_at=now)  # fmt: skip
 
     if request.requires_approval:
-        job = job.model_copy(update={"status": JobStatus.AWAITING_APPROVAL, "intervention_id": str(uuid.uuid4())})
+        job = job.model_copy(update={"status": JobStatus.AWAITING_APPROVAL, "intervention_id": intervention_id})
         options = request.approval or ApprovalOptions()
         intervention = Intervention(
             id=job.intervention_id, uow_id=f"job:{job.id}", type=InterventionType.APPROVAL, status=Status.PENDING,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -26,7 +27,7 @@ from oversight.counters import (
     on_transition,
     responder_of,
 )
-from oversight.errors import VersionConflict
+from oversight.errors import RecordExists, VersionConflict
 from oversight.models import Intervention, InterventionEvent, ListInterventionsQuery, Status
 from oversight.response_size import PAGE_BUDGET_BYTES, result_bytes
 from oversight.store import keys
@@ -151,6 +152,17 @@ def _is_condition_failure(error: ClientError) -> bool:
         reasons = error.response.get("CancellationReasons") or []
         return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
     return False
+
+
+@contextmanager
+def raising_record_exists(record_id: str) -> Iterator[None]:
+    """A create's condition (`attribute_not_exists(pk)`) failing is RecordExists."""
+    try:
+        yield
+    except ClientError as error:
+        if _is_condition_failure(error):
+            raise RecordExists(record_id) from error
+        raise
 
 
 def _visible(item: dict[str, Any], now_epoch: float) -> bool:
@@ -372,19 +384,22 @@ class DynamoInterventionStore(InterventionStore):
 
     # -------------------------------------------------------------- writes
     def create(self, tenant: str, intervention: Intervention, event: InterventionEvent) -> None:
-        self._client.transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": _intervention_item(tenant, intervention),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {"Put": {"TableName": self._table, "Item": _event_item(tenant, intervention.id, 1, event)}},
-                *_counter_updates(self._table, tenant, keys.counter_shard(intervention.id), on_created(intervention)),
-            ]
-        )
+        with raising_record_exists(intervention.id):
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _intervention_item(tenant, intervention),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": _event_item(tenant, intervention.id, 1, event)}},
+                    *_counter_updates(
+                        self._table, tenant, keys.counter_shard(intervention.id), on_created(intervention)
+                    ),
+                ]
+            )
 
     def save_transition(
         self,

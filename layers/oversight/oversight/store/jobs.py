@@ -34,6 +34,7 @@ from oversight.store.dynamodb import (
     _event_item,
     _intervention_item,
     _is_condition_failure,
+    raising_record_exists,
     _visible,
     dynamodb_client,
     merged_counter_updates,
@@ -107,15 +108,22 @@ class DynamoJobStore:
 
     # ------------------------------------------------------------ writes
     def create(self, tenant: str, job: Job) -> None:
-        self._client.transact_write_items(
-            TransactItems=[
-                self._put(tenant, job, "attribute_not_exists(pk)"),
-                *self._counters(tenant, (job.id, on_job_created(job))),
-            ]
-        )
+        """RecordExists when the job is already stored (a keyed submission run again)."""
+        with raising_record_exists(job.id):
+            self._client.transact_write_items(
+                TransactItems=[
+                    self._put(tenant, job, "attribute_not_exists(pk)"),
+                    *self._counters(tenant, (job.id, on_job_created(job))),
+                ]
+            )
 
     def create_gated(self, tenant: str, job: Job, intervention: Intervention, event: InterventionEvent) -> None:
-        """The job and the approval intervention that gates it, atomically."""
+        """The job and the approval intervention that gates it, atomically
+        (RecordExists when already stored)."""
+        with raising_record_exists(job.id):
+            self._create_gated(tenant, job, intervention, event)
+
+    def _create_gated(self, tenant: str, job: Job, intervention: Intervention, event: InterventionEvent) -> None:
         self._client.transact_write_items(
             TransactItems=[
                 self._put(tenant, job, "attribute_not_exists(pk)"),
