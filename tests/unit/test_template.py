@@ -328,3 +328,17 @@ def test_the_output_bucket_refuses_requests_without_tls():
         json.dumps({"Fn::GetAtt": ["OutputBucket", "Arn"]}, sort_keys=True),
         json.dumps({"Fn::Sub": "${OutputBucket.Arn}/*"}, sort_keys=True),
     }
+
+
+def test_the_job_retry_budget_is_one_parameter_for_the_queue_and_the_worker():
+    """The worker fails a job on its last delivery (JOB_MAX_RECEIVES) and the
+    queue moves the message to the dead-letter queue after maxReceiveCount:
+    one figure, or a job could be dead-lettered while still RUNNING, or failed
+    with deliveries to spare."""
+    redrive = TEMPLATE.resources["JobQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == {"Ref": "JobMaxReceives"}
+    assert TEMPLATE.doc["Globals"]["Function"]["Environment"]["Variables"]["JOB_MAX_RECEIVES"] == {
+        "Ref": "JobMaxReceives"
+    }
+    worker = next(spec for spec in TEMPLATE.functions() if spec.logical_id == "RunJobFunction")
+    assert worker.environment["JOB_MAX_RECEIVES"] == str(TEMPLATE.parameters["JobMaxReceives"]) == "3"
