@@ -395,3 +395,18 @@ def test_a_host_removed_from_the_allow_list_fails_the_job_at_once_without_a_requ
     failed = job(api, queued["id"])
     assert failed["status"] == "FAILED" and failed["attempts"] == 1
     assert "not in HTTP_POST_ALLOWED_HOSTS" in failed["result"]["error"]
+
+
+def test_a_cancel_that_keeps_losing_races_is_the_conflict_code_interventions_use(api, monkeypatch):
+    from oversight.errors import VersionConflict
+    from oversight.store.jobs import DynamoJobStore
+
+    queued = submit(api, parameters={"text": "x"})
+
+    def always_raced(self, tenant, before, after, run_deadline=None):
+        raise VersionConflict(before.id)
+
+    monkeypatch.setattr(DynamoJobStore, "transition", always_raced)
+    refused = api.post(f"/jobs/{queued['id']}/cancel", REQUESTER)
+    assert (refused.status, refused.body["code"]) == (409, "conflict")
+    assert "changed concurrently" in refused.body["message"]

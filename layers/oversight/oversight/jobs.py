@@ -16,6 +16,7 @@ from pydantic import JsonValue, ValidationError
 from oversight import clock
 from oversight.auth import REQUESTER, Principal
 from oversight.errors import (
+    Conflict,
     Forbidden,
     IdempotencyKeyReused,
     InvalidTransition,
@@ -286,7 +287,7 @@ def cancel_job(principal: Principal, job_id: str) -> Job:
         except VersionConflict:
             continue
         return redacted_job(cancelled)
-    raise InvalidTransition("The job changed concurrently; read it again")
+    raise Conflict("The job changed concurrently; read it again and retry")
 
 
 def gate_write(tenant: str, gate: Intervention, action: Action) -> tuple[LinkedWrite, Job] | None:
