@@ -30,7 +30,6 @@ from local_runtime.template import FunctionSpec
 log = logging.getLogger(__name__)
 
 HOST_SCRIPT = Path(function_host.__file__)
-MAX_RESULT_BYTES = function_host.MAX_RESULT_BYTES
 MEMORY_MB = 512
 # Lambda gives an environment 10 s to start (its init phase) before the
 # first invocation; an import that takes longer is a failed start.
@@ -145,12 +144,11 @@ class Environment:
         if self.process.poll() is None:
             self.process.kill()
         code = self.process.wait()
-        for stream in (self.process.stdin,):
-            if stream is not None:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
+        if self.process.stdin is not None:
+            try:
+                self.process.stdin.close()
+            except OSError:  # a broken pipe: the process is gone anyway
+                pass
         if self._responses >= 0:
             os.close(self._responses)
             self._responses = -1

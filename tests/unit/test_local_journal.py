@@ -27,25 +27,10 @@ from local_runtime.aws import EmulatedAws, WriteTracker
 from local_runtime.journal import Journal, encode_line, read_segment, request_service, segments
 from local_runtime.persistence import RestoreFailed, Snapshotter, StateStore
 from local_runtime.template import ACCOUNT, REGION, Template
+from tests.unit.test_local_persistence import TEMPLATE as SNAPSHOT_TEMPLATE
 
-TEMPLATE = """
-Resources:
-  Records:
-    Type: AWS::DynamoDB::Table
-    Properties:
-      TableName: records-TOKEN
-      BillingMode: PAY_PER_REQUEST
-      AttributeDefinitions:
-        - {AttributeName: pk, AttributeType: S}
-        - {AttributeName: sk, AttributeType: S}
-        - {AttributeName: gsi1pk, AttributeType: S}
-      KeySchema:
-        - {AttributeName: pk, KeyType: HASH}
-        - {AttributeName: sk, KeyType: RANGE}
-      GlobalSecondaryIndexes:
-        - IndexName: gsi1
-          KeySchema: [{AttributeName: gsi1pk, KeyType: HASH}]
-          Projection: {ProjectionType: ALL}
+# The persistence tests' resources, and a table keyed by binary ids.
+TEMPLATE = SNAPSHOT_TEMPLATE.rstrip() + """
   Keys:
     Type: AWS::DynamoDB::Table
     Properties:
@@ -53,14 +38,6 @@ Resources:
       BillingMode: PAY_PER_REQUEST
       AttributeDefinitions: [{AttributeName: id, AttributeType: B}]
       KeySchema: [{AttributeName: id, KeyType: HASH}]
-  Jobs:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: jobs-TOKEN
-      VisibilityTimeout: 60
-  Outputs:
-    Type: AWS::S3::Bucket
-    Properties: {BucketName: outputs-TOKEN}
 """
 
 
