@@ -54,7 +54,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -117,14 +117,24 @@ def _intervention_history(rng: random.Random, n: int, now: datetime) -> list[tup
     creator = f"agent-{n % 40}"
     priority = rng.choices(list(Priority), weights=[5, 20, 60, 15])[0]
     iv = Intervention(
-        id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), uow_id=f"uow-{n % 700}",
-        type=rng.choice(list(InterventionType)), status=Status.PENDING, priority=priority,
-        title=f"Seeded request #{n}", description="Seeded by make load", context={"n": n, "source": "load"},
-        required_role="operator", created_by=creator, created_at=created, updated_at=created,
-        expires_at=created + expires_in, version=1,
-    )  # fmt: skip
-    history = [(iv, InterventionEvent(at=created, actor=creator, action="created", from_status=None,
-                                      to_status=Status.PENDING))]  # fmt: skip
+        id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        uow_id=f"uow-{n % 700}",
+        type=rng.choice(list(InterventionType)),
+        status=Status.PENDING,
+        priority=priority,
+        title=f"Seeded request #{n}",
+        description="Seeded by make load",
+        context={"n": n, "source": "load"},
+        required_role="operator",
+        created_by=creator,
+        created_at=created,
+        updated_at=created,
+        expires_at=created + expires_in,
+        version=1,
+    )
+    history = [
+        (iv, InterventionEvent(at=created, actor=creator, action="created", from_status=None, to_status=Status.PENDING))
+    ]
     pilot = Principal(f"pilot-{rng.randrange(12)}", TENANT, frozenset({"operator"}))
     at = created + timedelta(seconds=rng.randint(5, 3000))
 
@@ -161,13 +171,21 @@ def _job_history(rng: random.Random, now: datetime) -> list[Any]:
 
     created = now - timedelta(seconds=rng.randint(600, 28 * 86400))
     tool, parameters = rng.choice(
-        [("export_interventions", {"format": "csv"}), ("export_interventions", {"format": "jsonl"}),
-         ("recompute_stats", {}), ("http_post", {"url": "https://hooks.example.com/x", "json": {"n": 1}})]
-    )  # fmt: skip
+        [
+            ("export_interventions", {"format": "csv"}),
+            ("export_interventions", {"format": "jsonl"}),
+            ("recompute_stats", {}),
+            ("http_post", {"url": "https://hooks.example.com/x", "json": {"n": 1}}),
+        ]
+    )
     job = Job(
-        id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), tool=tool, parameters=parameters,
-        status=JobStatus.PENDING, submitted_by=f"agent-{rng.randrange(40)}", created_at=created,
-    )  # fmt: skip
+        id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        tool=tool,
+        parameters=parameters,
+        status=JobStatus.PENDING,
+        submitted_by=f"agent-{rng.randrange(40)}",
+        created_at=created,
+    )
     roll = rng.random()
     if roll < 0.08:
         return [job, job.model_copy(update={"status": JobStatus.CANCELLED, "finished_at": created})]
@@ -217,7 +235,7 @@ def _seed(template: Template, state_dir: Path, records: int, seed: int) -> Seede
     from oversight.store.jobs import DynamoJobStore, _job_item
 
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     seeded = Seeded()
     with mock_aws():
         clients = {name: boto3.client(name, region_name=REGION) for name in ("dynamodb", "sqs", "s3")}
@@ -348,8 +366,16 @@ class Client:
         self._round = 0
 
     # -- one request
-    def call(self, route: str, method: str, path: str, expected: int, as_role: str = "operator",
-             body: Any = None, headers: dict[str, str] | None = None) -> Any:  # fmt: skip
+    def call(
+        self,
+        route: str,
+        method: str,
+        path: str,
+        expected: int,
+        as_role: str = "operator",
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         if self._report.think_ms and not self._warmup:
             # A person (or a polite client) between two requests: 0.5x to 1.5x the think time.
             time.sleep(self._rng.uniform(0.5, 1.5) * self._report.think_ms / 1000)
@@ -397,23 +423,39 @@ class Client:
         page = self.call("GET /interventions", "GET", "/interventions?status=PENDING&limit=20", 200)
         if page["next_cursor"]:
             self.call(
-                "GET /interventions (next page)", "GET",
-                f"/interventions?status=PENDING&limit=20&cursor={quote(page['next_cursor'], safe='')}", 200,
-            )  # fmt: skip
+                "GET /interventions (next page)",
+                "GET",
+                f"/interventions?status=PENDING&limit=20&cursor={quote(page['next_cursor'], safe='')}",
+                200,
+            )
         seeded_id = self._rng.choice(self._seeded.interventions)
         self.call("GET /interventions/{id}", "GET", f"/interventions/{seeded_id}", 200)
         self.call("GET /interventions/{id}/events", "GET", f"/interventions/{seeded_id}/events", 200)
         created = self.call(
-            "POST /interventions", "POST", "/interventions", 201, as_role="requester",
-            body={"uow_id": f"load-{self.number}-{self._round}", "type": "approval", "priority": "high",
-                  "title": f"Load round {self._round} of client {self.number}", "context": {"round": self._round}},
+            "POST /interventions",
+            "POST",
+            "/interventions",
+            201,
+            as_role="requester",
+            body={
+                "uow_id": f"load-{self.number}-{self._round}",
+                "type": "approval",
+                "priority": "high",
+                "title": f"Load round {self._round} of client {self.number}",
+                "context": {"round": self._round},
+            },
             headers={"Idempotency-Key": f"load-{self.number}-{self._round}-{uuid.uuid4().hex[:8]}"},
-        )  # fmt: skip
+        )
         new_id = created["id"]
         self.call("POST /interventions/{id}/claim", "POST", f"/interventions/{new_id}/claim", 200)
         decision = "approve" if (self._round + self.number) % 2 == 0 else "reject"  # both from the first round on
-        self.call(f"POST /interventions/{{id}}/{decision}", "POST", f"/interventions/{new_id}/{decision}", 200,
-                  body={"reason": f"load round {self._round}"})  # fmt: skip
+        self.call(
+            f"POST /interventions/{{id}}/{decision}",
+            "POST",
+            f"/interventions/{new_id}/{decision}",
+            200,
+            body={"reason": f"load round {self._round}"},
+        )
         self.call("GET /stats", "GET", "/stats", 200)
         self.call("GET /stats/daily", "GET", "/stats/daily?days=30", 200)
         self.call("GET /jobs", "GET", "/jobs?limit=20", 200)
@@ -524,13 +566,18 @@ def format_report(report: LoadReport) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.load", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--records", type=int, default=10_000)
-    parser.add_argument("--think-ms", type=float, default=0.0,
-                        help="pause before each request (0.5x-1.5x this); 0 = back to back, the worst case")  # fmt: skip
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="pause before each request (0.5x-1.5x this); 0 = back to back, the worst case",
+    )
     parser.add_argument("--keep", type=Path, help="keep the state dir and runtime log here")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.seconds <= 0 or args.records < JOB_SHARE:

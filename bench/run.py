@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,7 @@ def bench_sizes(sizes: list[int]) -> None:
 
     client = dynamodb_client()
     create_tables(client, TEMPLATE)
-    clock = Clock(datetime(2026, 11, 25, tzinfo=timezone.utc))
+    clock = Clock(datetime(2026, 11, 25, tzinfo=UTC))
     clock_module.now = clock.now
     api = ApiClient(TEMPLATE, ROOT / "events")
     counter = RequestCounter(client)
@@ -115,16 +115,24 @@ def bench_sizes(sizes: list[int]) -> None:
 def cold_imports(runs: int = 5) -> None:
     print(f"\n{'cold import (fresh interpreter, median of ' + str(runs) + ')':<52} {'ms':>6}")
     code = "import time; t=time.perf_counter(); import {module}; print((time.perf_counter()-t)*1000)"
-    env_base = {"TABLE_NAME": "t", "IDEMPOTENCY_TABLE_NAME": "i", "AWS_DEFAULT_REGION": "us-east-1",
-                "POWERTOOLS_TRACE_DISABLED": "true", "PATH": "/usr/bin:/bin"}  # fmt: skip
+    env_base = {
+        "TABLE_NAME": "t",
+        "IDEMPOTENCY_TABLE_NAME": "i",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "PATH": "/usr/bin:/bin",
+    }
 
     def median_ms(module: str, pythonpath: str) -> float:
         samples = []
         for _ in range(runs):
             out = subprocess.run(
-                [sys.executable, "-c", code.format(module=module)], env={**env_base, "PYTHONPATH": pythonpath},
-                capture_output=True, text=True, check=True,
-            ).stdout  # fmt: skip
+                [sys.executable, "-c", code.format(module=module)],
+                env={**env_base, "PYTHONPATH": pythonpath},
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             samples.append(float(out.strip().splitlines()[-1]))
         return statistics.median(samples)
 

@@ -347,17 +347,19 @@ def security_headers(import_map: str, idp_origins: list[str]) -> dict[str, str]:
     exchange, the discovery document) and submitted to."""
     digest = base64.b64encode(hashlib.sha256(import_map.encode("utf-8")).digest()).decode("ascii")
     others = "".join(f" {origin}" for origin in dict.fromkeys(idp_origins))
-    policy = "; ".join([
-        "default-src 'self'",
-        f"script-src 'self' 'sha256-{digest}'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        f"connect-src 'self'{others}",
-        "object-src 'none'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-        f"form-action 'self'{others}",
-    ])  # fmt: skip
+    policy = "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' 'sha256-{digest}'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            f"connect-src 'self'{others}",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            f"form-action 'self'{others}",
+        ]
+    )
     return {
         "Content-Security-Policy": policy,
         "X-Content-Type-Options": "nosniff",

@@ -16,7 +16,6 @@ import sys
 import threading
 from typing import Any, TextIO
 
-
 _SHOWN_WHEN_QUIET = {"ERROR", "CRITICAL", "FATAL"}
 
 

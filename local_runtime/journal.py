@@ -500,14 +500,18 @@ class Recorder:
                     known[name] = _Object(key, digest)
                     digests.add(digest)
                     metadata = dict(key.metadata)
-                    put.append({
-                        "key": name,
-                        "sha256": digest,
-                        "content_type": metadata.get("content-type", "binary/octet-stream"),
-                        "metadata": {
-                            k.removeprefix("x-amz-meta-"): v for k, v in metadata.items() if k.startswith("x-amz-meta-")
-                        },
-                    })  # fmt: skip
+                    put.append(
+                        {
+                            "key": name,
+                            "sha256": digest,
+                            "content_type": metadata.get("content-type", "binary/octet-stream"),
+                            "metadata": {
+                                k.removeprefix("x-amz-meta-"): v
+                                for k, v in metadata.items()
+                                if k.startswith("x-amz-meta-")
+                            },
+                        }
+                    )
                 gone = [name for name in known if name not in keys]
                 for name in gone:
                     del known[name]

@@ -33,8 +33,15 @@ SECURITY_SCHEME = {"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "
 # Follow-up calls a client (or a stateful fuzzer) can make with a new
 # record's id: OpenAPI links from the operation that returns the record.
 LINKS = {
-    "createIntervention": ("201", "getIntervention", "listInterventionEvents", "claimIntervention",
-                           "approveIntervention", "rejectIntervention", "cancelIntervention"),
+    "createIntervention": (
+        "201",
+        "getIntervention",
+        "listInterventionEvents",
+        "claimIntervention",
+        "approveIntervention",
+        "rejectIntervention",
+        "cancelIntervention",
+    ),
     "claimIntervention": ("200", "releaseIntervention", "approveIntervention", "rejectIntervention"),
     "approveIntervention": ("200", "completeIntervention", "getIntervention"),
     "submitJob": ("202", "getJob", "listJobLogs", "cancelJob"),

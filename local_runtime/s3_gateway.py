@@ -57,19 +57,54 @@ _DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 # S3 refuses a presigned URL valid for longer than a week.
 _MAX_EXPIRES_SECONDS = 7 * 24 * 3600
 _QUERY_AUTH = (
-    "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Expires"
-)  # fmt: skip
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Signature",
+    "X-Amz-Date",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Expires",
+)
 _UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 # The query parameters a SigV2 signature covers (botocore's list, as S3's).
 _V2_SUBRESOURCES = frozenset(
     {
-        "accelerate", "acl", "analytics", "cors", "defaultObjectAcl", "delete", "inventory", "lifecycle", "location",
-        "logging", "metrics", "notification", "object-lock", "partNumber", "policy", "replication", "requestPayment",
-        "response-cache-control", "response-content-disposition", "response-content-encoding",
-        "response-content-language", "response-content-type", "response-expires", "restore", "select", "select-type",
-        "storageClass", "tagging", "torrent", "uploadId", "uploads", "versionId", "versioning", "versions", "website",
+        "accelerate",
+        "acl",
+        "analytics",
+        "cors",
+        "defaultObjectAcl",
+        "delete",
+        "inventory",
+        "lifecycle",
+        "location",
+        "logging",
+        "metrics",
+        "notification",
+        "object-lock",
+        "partNumber",
+        "policy",
+        "replication",
+        "requestPayment",
+        "response-cache-control",
+        "response-content-disposition",
+        "response-content-encoding",
+        "response-content-language",
+        "response-content-type",
+        "response-expires",
+        "restore",
+        "select",
+        "select-type",
+        "storageClass",
+        "tagging",
+        "torrent",
+        "uploadId",
+        "uploads",
+        "versionId",
+        "versioning",
+        "versions",
+        "website",
     }
-)  # fmt: skip
+)
 
 
 def is_s3_path(path: str) -> bool:
@@ -198,9 +233,14 @@ def _mismatch(access_key: str, to_sign: str, provided: str, **details: str) -> R
         "Check your key and signing method."
     )
     return Refused(
-        403, "SignatureDoesNotMatch", message,
-        AWSAccessKeyId=access_key, StringToSign=to_sign, SignatureProvided=provided, **details,
-    )  # fmt: skip
+        403,
+        "SignatureDoesNotMatch",
+        message,
+        AWSAccessKeyId=access_key,
+        StringToSign=to_sign,
+        SignatureProvided=provided,
+        **details,
+    )
 
 
 def canonical_request(environ: dict[str, Any], query: list[tuple[str, str]], signed_headers: str) -> str:

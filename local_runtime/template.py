@@ -73,8 +73,24 @@ def _construct(tag: str):
     return construct
 
 
-for _tag in ("Ref", "GetAtt", "Sub", "If", "Equals", "Not", "And", "Or", "Join", "Select", "Split", "FindInMap",
-             "ImportValue", "GetAZs", "Base64", "Condition"):
+for _tag in (
+    "Ref",
+    "GetAtt",
+    "Sub",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Join",
+    "Select",
+    "Split",
+    "FindInMap",
+    "ImportValue",
+    "GetAZs",
+    "Base64",
+    "Condition",
+):
     _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
 
 
@@ -153,7 +169,7 @@ class Template:
     def resolve(self, value: Any) -> Any:
         """Resolve the intrinsic functions an environment variable may use."""
         if isinstance(value, dict) and len(value) == 1:
-            (fn, arg), = value.items()
+            ((fn, arg),) = value.items()
             if fn == "Ref":
                 if arg in self.parameters:
                     return str(self.parameters[arg])

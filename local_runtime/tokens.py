@@ -69,9 +69,13 @@ def parse_roles(text: str) -> list[str]:
         raise BadTokenRequest(f"is empty: name at least one role of {known}, e.g. ROLES=operator")
     for role in roles:
         if not _ROLE.fullmatch(role):
-            raise BadTokenRequest(f"names {role!r}, which is not a role name (letters, digits, '-', '_'; the roles are {known})")
+            raise BadTokenRequest(
+                f"names {role!r}, which is not a role name (letters, digits, '-', '_'; the roles are {known})"
+            )
         if role not in KNOWN_ROLES and role.lower() in KNOWN_ROLES:
-            raise BadTokenRequest(f"names {role!r}: roles are lower case, did you mean {role.lower()!r}? (the roles are {known})")
+            raise BadTokenRequest(
+                f"names {role!r}: roles are lower case, did you mean {role.lower()!r}? (the roles are {known})"
+            )
     return roles
 
 
@@ -138,9 +142,7 @@ def verify_bearer(authorization: str | None, secret: str) -> dict[str, Any]:
             token, secret, algorithms=["HS256"], options={"require": ["exp"], "verify_aud": False, **unchecked_times}
         )
         _require_numeric_dates(claims)
-        return jwt.decode(
-            token, secret, algorithms=["HS256"], options={"require": ["exp"], "verify_aud": False}
-        )
+        return jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp"], "verify_aud": False})
     except jwt.ExpiredSignatureError as error:
         raise InvalidToken("The token has expired") from error
     except jwt.InvalidSignatureError as error:

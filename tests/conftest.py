@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,7 @@ def s3(aws: Any, dynamodb: Any) -> Any:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     from oversight import clock as clock_module
 
-    controlled = Clock(datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))
+    controlled = Clock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
     monkeypatch.setattr(clock_module, "now", controlled.now)
     return controlled
 
@@ -87,4 +87,3 @@ def requests_made(dynamodb: Any) -> Iterator[RequestCounter]:
     counter = RequestCounter(dynamodb)
     yield counter
     counter.detach()
-

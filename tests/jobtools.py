@@ -34,8 +34,13 @@ class EchoParameters(BaseModel):
     repeat: int = 1
 
 
-@tool(name="test_echo", description="Echo text to a file (tests)", parameters=EchoParameters, timeout_seconds=5,
-      cacheable=True)  # fmt: skip
+@tool(
+    name="test_echo",
+    description="Echo text to a file (tests)",
+    parameters=EchoParameters,
+    timeout_seconds=5,
+    cacheable=True,
+)
 def echo(params: EchoParameters, ctx: RunContext) -> dict:
     RUNS["test_echo"] = RUNS.get("test_echo", 0) + 1
     print(f"echoing {params.text!r}")
@@ -49,16 +54,22 @@ class NoParameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@tool(name="test_fail", description="Always raises (tests)", parameters=NoParameters, timeout_seconds=5,
-      cacheable=False)  # fmt: skip
+@tool(
+    name="test_fail", description="Always raises (tests)", parameters=NoParameters, timeout_seconds=5, cacheable=False
+)
 def fail(params: NoParameters, ctx: RunContext) -> None:
     RUNS["test_fail"] = RUNS.get("test_fail", 0) + 1
     ctx.log("WARNING", "about to fail")
     raise RuntimeError("the tool broke")
 
 
-@tool(name="test_slow", description="Runs until cancelled (tests)", parameters=NoParameters, timeout_seconds=1,
-      cacheable=False)  # fmt: skip
+@tool(
+    name="test_slow",
+    description="Runs until cancelled (tests)",
+    parameters=NoParameters,
+    timeout_seconds=1,
+    cacheable=False,
+)
 def slow(params: NoParameters, ctx: RunContext) -> str:
     STARTED.set()
     deadline = time.monotonic() + 30
@@ -75,8 +86,13 @@ class WaitParameters(BaseModel):
     seconds: float = 10
 
 
-@tool(name="test_wait", description="Waits, checking for cancellation (tests)", parameters=WaitParameters,
-      timeout_seconds=20, cacheable=False)  # fmt: skip
+@tool(
+    name="test_wait",
+    description="Waits, checking for cancellation (tests)",
+    parameters=WaitParameters,
+    timeout_seconds=20,
+    cacheable=False,
+)
 def wait(params: WaitParameters, ctx: RunContext) -> str:
     STARTED.set()
     _run_for(params.seconds, ctx, poll_seconds=0.05)
@@ -97,16 +113,26 @@ class CooperativeParameters(BaseModel):
     seconds: float
 
 
-@tool(name="test_cooperative", description="Runs for a given time, checking for cancellation (tests)",
-      parameters=CooperativeParameters, timeout_seconds=20, cacheable=False)  # fmt: skip
+@tool(
+    name="test_cooperative",
+    description="Runs for a given time, checking for cancellation (tests)",
+    parameters=CooperativeParameters,
+    timeout_seconds=20,
+    cacheable=False,
+)
 def cooperative(params: CooperativeParameters, ctx: RunContext) -> str:
     RUNNING_JOBS.add(ctx.job_id)
     _run_for(params.seconds, ctx, poll_seconds=0.005)
     return "ran"
 
 
-@tool(name="test_crash_on_release", description="Fails once released, cancelled or not (tests)",
-      parameters=NoParameters, timeout_seconds=20, cacheable=False)  # fmt: skip
+@tool(
+    name="test_crash_on_release",
+    description="Fails once released, cancelled or not (tests)",
+    parameters=NoParameters,
+    timeout_seconds=20,
+    cacheable=False,
+)
 def crash_on_release(params: NoParameters, ctx: RunContext) -> None:
     RUNS["test_crash_on_release"] = RUNS.get("test_crash_on_release", 0) + 1
     STARTED.set()
@@ -114,8 +140,13 @@ def crash_on_release(params: NoParameters, ctx: RunContext) -> None:
     raise RuntimeError("crashed while stopping")
 
 
-@tool(name="test_big_output", description="Breaks mid-upload (tests)", parameters=NoParameters, timeout_seconds=30,
-      cacheable=False)  # fmt: skip
+@tool(
+    name="test_big_output",
+    description="Breaks mid-upload (tests)",
+    parameters=NoParameters,
+    timeout_seconds=30,
+    cacheable=False,
+)
 def big_output(params: NoParameters, ctx: RunContext) -> None:
     """The output stream breaks after 9 MB: the upload is multipart (over
     8 MB) and is aborted; the job fails, without a retry."""

@@ -7,18 +7,18 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from local_runtime.template import ACCOUNT, REGION
+from oversight.auth import Principal
 from oversight.counters import CounterDelta, on_created, on_transition
 from oversight.lifecycle import Action, apply
 from oversight.models import Intervention, InterventionType, Priority, Status
-from oversight.auth import Principal
 from oversight.store import keys
 from oversight.store.dynamodb import _counter_updates, _intervention_item
 
-START = datetime(2026, 11, 1, tzinfo=timezone.utc)
+START = datetime(2026, 11, 1, tzinfo=UTC)
 SPREAD_DAYS = 20
 _OPERATORS = [Principal(f"pilot-{n}", "", frozenset({"operator"})) for n in range(12)]
 
@@ -28,11 +28,21 @@ def _record(rng: random.Random, n: int) -> tuple[Intervention, list[Intervention
     # would be; created before noon so its decision (< 2 h) is the same day.
     created = START + timedelta(days=n % SPREAD_DAYS, seconds=rng.randint(0, 43_200))
     iv = Intervention(
-        id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), uow_id=f"uow-{n % 500}",
-        type=rng.choice(list(InterventionType)), status=Status.PENDING, priority=rng.choice(list(Priority)),
-        title=f"Seeded #{n}", description="", context={"n": n}, required_role="operator", created_by="seeder",
-        created_at=created, updated_at=created, expires_at=created + timedelta(days=30), version=1,
-    )  # fmt: skip
+        id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        uow_id=f"uow-{n % 500}",
+        type=rng.choice(list(InterventionType)),
+        status=Status.PENDING,
+        priority=rng.choice(list(Priority)),
+        title=f"Seeded #{n}",
+        description="",
+        context={"n": n},
+        required_role="operator",
+        created_by="seeder",
+        created_at=created,
+        updated_at=created,
+        expires_at=created + timedelta(days=30),
+        version=1,
+    )
     states = [iv]
     roll = rng.random()
     actor = rng.choice(_OPERATORS)

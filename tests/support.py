@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from local_runtime.context import LocalLambdaContext
 from local_runtime.handlers import load_handler
@@ -200,13 +200,18 @@ class JobWorker:
     def invoke(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         records = [
             {
-                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()}, "messageAttributes": {},
-                "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:JobQueue", "awsRegion": "us-east-1",
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()},
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:JobQueue",
+                "awsRegion": "us-east-1",
             }
             for m in messages
-        ]  # fmt: skip
+        ]
         handler = load_handler(self.spec)
         return handler({"Records": records}, LocalLambdaContext(self.spec.logical_id, self.spec.timeout))
 

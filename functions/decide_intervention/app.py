@@ -10,7 +10,7 @@ from oversight.api import api_handler, build_resolver, current_principal, json_r
 from oversight.contract import responses
 from oversight.interventions import transition_intervention
 from oversight.lifecycle import Action
-from oversight.models import Intervention, DecisionRequest, EmptyRequest, ReasonRequest
+from oversight.models import DecisionRequest, EmptyRequest, Intervention, ReasonRequest
 
 app = build_resolver()
 
@@ -19,8 +19,13 @@ OptionalReason = Annotated[ReasonRequest | None, Body()]
 
 
 def route(action: Action, summary: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return app.post(f"/interventions/<id>/{action}", operation_id=f"{action}Intervention", tags=["interventions"],
-                    summary=summary, responses=responses(200, "The intervention after the change", 404, 409, 413))  # fmt: skip
+    return app.post(
+        f"/interventions/<id>/{action}",
+        operation_id=f"{action}Intervention",
+        tags=["interventions"],
+        summary=summary,
+        responses=responses(200, "The intervention after the change", 404, 409, 413),
+    )
 
 
 def change(id: str, action: Action, reason: str | None = None, response: Any = None) -> Response[Intervention]:

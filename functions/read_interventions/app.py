@@ -21,9 +21,13 @@ from oversight.models import (
 app = build_resolver()
 
 
-@app.get("/interventions", operation_id="listInterventions", tags=["interventions"],
-         summary="The queue: pending by priority then age; other statuses newest first",
-         responses=responses(200, "A page of interventions"))
+@app.get(
+    "/interventions",
+    operation_id="listInterventions",
+    tags=["interventions"],
+    summary="The queue: pending by priority then age; other statuses newest first",
+    responses=responses(200, "A page of interventions"),
+)
 def list_route(
     status: Annotated[Status, Query()] = Status.PENDING,
     priority: Annotated[Priority | None, Query()] = None,
@@ -39,16 +43,24 @@ def list_route(
     return json_response(200, list_interventions(current_principal(app), query))
 
 
-@app.get("/interventions/<id>", operation_id="getIntervention", tags=["interventions"],
-         summary="One intervention",
-         responses=responses(200, "The intervention", 404))
+@app.get(
+    "/interventions/<id>",
+    operation_id="getIntervention",
+    tags=["interventions"],
+    summary="One intervention",
+    responses=responses(200, "The intervention", 404),
+)
 def get_route(id: str) -> Response[Intervention]:
     return json_response(200, get_intervention(current_principal(app), id))
 
 
-@app.get("/interventions/<id>/events", operation_id="listInterventionEvents", tags=["interventions"],
-         summary="Audit trail, oldest first",
-         responses=responses(200, "A page of the changes, oldest first", 404))
+@app.get(
+    "/interventions/<id>/events",
+    operation_id="listInterventionEvents",
+    tags=["interventions"],
+    summary="Audit trail, oldest first",
+    responses=responses(200, "A page of the changes, oldest first", 404),
+)
 def events_route(
     id: str,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,

@@ -5,7 +5,6 @@ the README's screenshot of it is written here."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -35,14 +34,21 @@ def rate(value: float | None) -> str:
 def seeded(api: Api) -> None:
     """Requests of several types and priorities, decided by two operators, one
     cancelled, and a finished job: figures that are not all zero."""
-    kinds = [("approval", "critical"), ("approval", "high"), ("clarification", "normal"), ("kill_switch", "low"),
-             ("waive_violation", "normal"), ("resume", "high"), ("approval", "normal")]  # fmt: skip
+    kinds = [
+        ("approval", "critical"),
+        ("approval", "high"),
+        ("clarification", "normal"),
+        ("kill_switch", "low"),
+        ("waive_violation", "normal"),
+        ("resume", "high"),
+        ("approval", "normal"),
+    ]
     ids = [
         api.post(
             "/interventions",
             REQUESTER,
             {"uow_id": f"dash-{n}", "type": kind, "priority": priority, "title": f"Dashboard request {n}"},
-        )["id"]  # fmt: skip
+        )["id"]
         for n, (kind, priority) in enumerate(kinds)
     ]
     for request_id in ids[:2]:
@@ -124,8 +130,10 @@ def names_of(groups: Locator) -> list[str]:
 
 def day_label(day: dict[str, int]) -> str:
     resolved = day["approved"] + day["rejected"] + day["expired"] + day["cancelled"]
-    return (f"{day['date']}: {day['created']} created; {resolved} resolved ({day['approved']} approved, "
-            f"{day['rejected']} rejected, {day['expired']} expired, {day['cancelled']} cancelled)")  # fmt: skip
+    return (
+        f"{day['date']}: {day['created']} created; {resolved} resolved ({day['approved']} approved, "
+        f"{day['rejected']} rejected, {day['expired']} expired, {day['cancelled']} cancelled)"
+    )
 
 
 def job_day_label(day: dict[str, int]) -> str:

@@ -48,9 +48,13 @@ def test_every_field_the_description_as_text_json_and_the_audit_trail(page: Page
     tenant = fresh_tenant()
     description = "Line one\n  <b>not bold</b>\nLine three"
     record = create(
-        api, tenant, "Everything shown", description=description, priority="high",
+        api,
+        tenant,
+        "Everything shown",
+        description=description,
+        priority="high",
         context={"run": {"id": 42, "steps": ["fetch", "load"]}, "dry_run": False, "note": None},
-    )  # fmt: skip
+    )
     operator = bearer("olga", "operator", tenant=tenant)
     for action in ("claim", "release", "claim"):
         api.post(f"/interventions/{record['id']}/{action}", operator)
@@ -305,12 +309,20 @@ def test_a_503_is_retried_with_a_visible_notice(page: Page, api: Api) -> None:
 def test_screenshot_of_a_request(page: Page, api: Api) -> None:
     tenant = "acme"
     record = create(
-        api, tenant, "Deploy payments-api v2.4 to production", creator="deploy-agent", priority="high",
+        api,
+        tenant,
+        "Deploy payments-api v2.4 to production",
+        creator="deploy-agent",
+        priority="high",
         description="The canary passed (error rate 0.02 %, p95 182 ms).\nRoll out to the remaining 9 regions?",
-        context={"service": "payments-api", "version": "2.4.0", "canary": {"error_rate": 0.0002, "p95_ms": 182},
-                 "regions": ["eu-west-1", "us-east-1", "ap-southeast-2"]},
+        context={
+            "service": "payments-api",
+            "version": "2.4.0",
+            "canary": {"error_rate": 0.0002, "p95_ms": 182},
+            "regions": ["eu-west-1", "us-east-1", "ap-southeast-2"],
+        },
         expires_in_seconds=7200,
-    )  # fmt: skip
+    )
     api.post(f"/interventions/{record['id']}/claim", bearer("pilot-ana", "operator", tenant=tenant))
     open_detail(page, record, "pilot-ana", "operator", tenant)
     page.get_by_label("Reason").fill("Canary healthy; rolling out")

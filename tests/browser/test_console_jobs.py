@@ -88,8 +88,10 @@ def opened_job_id(page: Page) -> str:
 
 
 def test_a_job_run_from_the_form_completes_and_its_output_downloads(page: Page, api: Api) -> None:
-    created = {api.post("/interventions", REQUESTER, {"uow_id": f"run-{n}", "type": "approval", "title": f"#{n}"})["id"]
-               for n in range(3)}  # fmt: skip
+    created = {
+        api.post("/interventions", REQUESTER, {"uow_id": f"run-{n}", "type": "approval", "title": f"#{n}"})["id"]
+        for n in range(3)
+    }
     page.goto("/console/#/run")
     sign_in(page, "agent-7", "requester")
     page.get_by_label("Tool").select_option("export_interventions")

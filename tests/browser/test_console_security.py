@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, Response, expect
@@ -48,8 +47,16 @@ def jobs(api: Api) -> dict[str, str]:
         api.post("/interventions", REQUESTER, {"uow_id": f"sec-{n}", "type": "approval", "title": title})
     done = api.post("/jobs", REQUESTER, {"tool": "export_interventions", "parameters": {"format": "csv"}})
     approval = {"title": "Export the whole tenant for the auditors"}
-    gated = api.post("/jobs", REQUESTER, {"tool": "export_interventions", "parameters": {"format": "jsonl"},
-                                          "requires_approval": True, "approval": approval})  # fmt: skip
+    gated = api.post(
+        "/jobs",
+        REQUESTER,
+        {
+            "tool": "export_interventions",
+            "parameters": {"format": "jsonl"},
+            "requires_approval": True,
+            "approval": approval,
+        },
+    )
     api.wait_for_job(done["id"], "COMPLETED", REQUESTER)
     return {"done": done["id"], "gated": gated["id"]}
 

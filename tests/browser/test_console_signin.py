@@ -167,12 +167,23 @@ class FakeProvider:
             form = {name: values[0] for name, values in parse_qs(request.post_data or "").items()}
             self.exchanges.append(form)
             nonce = self.authorizations[-1].get("nonce") if self.authorizations else None
-            claims = {"sub": self.sub, "cognito:groups": list(self.roles), "custom:tenant": "acme", "token_use": "id",
-                      "aud": self.client_id, "iat": int(time.time()), "exp": int(time.time()) + 3600}  # fmt: skip
+            claims = {
+                "sub": self.sub,
+                "cognito:groups": list(self.roles),
+                "custom:tenant": "acme",
+                "token_use": "id",
+                "aud": self.client_id,
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 3600,
+            }
             if nonce:
                 claims["nonce"] = nonce
-            body = {"id_token": jwt.encode(claims, JWT_SECRET, algorithm="HS256"), "access_token": "opaque",
-                    "token_type": "Bearer", "expires_in": 3600}  # fmt: skip
+            body = {
+                "id_token": jwt.encode(claims, JWT_SECRET, algorithm="HS256"),
+                "access_token": "opaque",
+                "token_type": "Bearer",
+                "expires_in": 3600,
+            }
             route.fulfill(status=200, headers={**cors, "Content-Type": "application/json"}, body=json.dumps(body))
         elif endpoint == self.logout_url:
             self.logouts.append({name: values[0] for name, values in parse_qs(url.query).items()})

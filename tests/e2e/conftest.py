@@ -24,4 +24,3 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime
     launcher = RuntimeLauncher(tmp_path_factory.mktemp("logs"))
     yield launcher.start(tmp_path_factory.mktemp("state"))
     launcher.stop_all()
-

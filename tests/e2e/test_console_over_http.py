@@ -110,9 +110,15 @@ def test_the_root_and_the_bare_console_path_lead_to_the_console(runtime: Running
 
 @pytest.mark.parametrize(
     "path",
-    ["/console/server.py", "/console/../template.yaml", "/console/%2e%2e/template.yaml",
-     "/console/assets/%2e%2e/server.py", "/console//etc/passwd", "/console/inbox"],
-)  # fmt: skip
+    [
+        "/console/server.py",
+        "/console/../template.yaml",
+        "/console/%2e%2e/template.yaml",
+        "/console/assets/%2e%2e/server.py",
+        "/console//etc/passwd",
+        "/console/inbox",
+    ],
+)
 def test_nothing_outside_the_console_folder_is_served(runtime: RunningRuntime, path: str) -> None:
     response = raw_get(runtime, path)
 

@@ -33,8 +33,11 @@ def test_a_replay_over_http_carries_idempotent_replayed(runtime: RunningRuntime,
 
 
 def test_a_token_whose_exp_is_a_string_is_401(runtime: RunningRuntime) -> None:
-    token = jwt.encode({"sub": "agent-7", "custom:tenant": "acme", "cognito:groups": ["viewer"],
-                        "exp": "9999999999"}, JWT_SECRET, algorithm="HS256")  # fmt: skip
+    token = jwt.encode(
+        {"sub": "agent-7", "custom:tenant": "acme", "cognito:groups": ["viewer"], "exp": "9999999999"},
+        JWT_SECRET,
+        algorithm="HS256",
+    )
     reply = requests.get(f"{runtime.url}/interventions", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert reply.status_code == 401
     assert reply.json()["code"] == "unauthorized" and "exp claim must be a number" in reply.json()["message"]

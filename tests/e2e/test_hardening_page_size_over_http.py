@@ -35,8 +35,13 @@ def worst_case(n: int) -> bytes:
 
 def as_lambda_result(reply: requests.Response) -> int:
     """The bytes of the result the function returned for this reply."""
-    result = {"statusCode": reply.status_code, "headers": {"Content-Type": "application/json"},
-              "body": reply.text, "isBase64Encoded": False, "cookies": []}  # fmt: skip
+    result = {
+        "statusCode": reply.status_code,
+        "headers": {"Content-Type": "application/json"},
+        "body": reply.text,
+        "isBase64Encoded": False,
+        "cookies": [],
+    }
     return len(json.dumps(result, ensure_ascii=False).encode())
 
 

@@ -32,11 +32,19 @@ def wait_for(runtime: RunningRuntime, job_id: str, status: str, seconds: float =
 def test_an_export_job_runs_and_its_file_downloads(runtime: RunningRuntime) -> None:
     ids = set()
     for n in range(3):
-        reply = requests.post(f"{runtime.url}/interventions", headers=REQUESTER, timeout=10,
-                              json={"uow_id": f"e2e-{n}", "type": "approval", "title": f"#{n}"})  # fmt: skip
+        reply = requests.post(
+            f"{runtime.url}/interventions",
+            headers=REQUESTER,
+            timeout=10,
+            json={"uow_id": f"e2e-{n}", "type": "approval", "title": f"#{n}"},
+        )
         ids.add(reply.json()["id"])
-    submitted = requests.post(f"{runtime.url}/jobs", headers=REQUESTER, timeout=10,
-                              json={"tool": "export_interventions", "parameters": {"format": "csv"}})  # fmt: skip
+    submitted = requests.post(
+        f"{runtime.url}/jobs",
+        headers=REQUESTER,
+        timeout=10,
+        json={"tool": "export_interventions", "parameters": {"format": "csv"}},
+    )
     assert submitted.status_code == 202, submitted.text
     job = wait_for(runtime, submitted.json()["id"], "COMPLETED")
     (output,) = job["result"]["outputs"]
@@ -49,15 +57,22 @@ def test_an_export_job_runs_and_its_file_downloads(runtime: RunningRuntime) -> N
 
 
 def test_a_gated_job_waits_for_its_approval_then_runs(runtime: RunningRuntime) -> None:
-    submitted = requests.post(f"{runtime.url}/jobs", headers=REQUESTER, timeout=10,
-                              json={"tool": "export_interventions", "parameters": {"format": "jsonl"},
-                                    "requires_approval": True}).json()  # fmt: skip
+    submitted = requests.post(
+        f"{runtime.url}/jobs",
+        headers=REQUESTER,
+        timeout=10,
+        json={"tool": "export_interventions", "parameters": {"format": "jsonl"}, "requires_approval": True},
+    ).json()
     assert submitted["status"] == "AWAITING_APPROVAL"
     time.sleep(1)
     assert requests.get(f"{runtime.url}/jobs/{submitted['id']}", headers=REQUESTER, timeout=10).json()["status"] == (
         "AWAITING_APPROVAL"
     )
-    approved = requests.post(f"{runtime.url}/interventions/{submitted['intervention_id']}/approve",
-                             headers=OPERATOR, json={"reason": "go"}, timeout=10)  # fmt: skip
+    approved = requests.post(
+        f"{runtime.url}/interventions/{submitted['intervention_id']}/approve",
+        headers=OPERATOR,
+        json={"reason": "go"},
+        timeout=10,
+    )
     assert approved.status_code == 200, approved.text
     wait_for(runtime, submitted["id"], "COMPLETED")

@@ -161,14 +161,18 @@ def test_a_finished_job_and_its_output_file_survive_a_sigkill(launch: RuntimeLau
     state_dir = tmp_path / "state"
     first = launch.start(state_dir)
     created = requests.post(
-        f"{first.url}/interventions", json={"uow_id": "uow-job", "type": "approval", "title": "t"},
-        headers=REQUESTER, timeout=20,
-    )  # fmt: skip
+        f"{first.url}/interventions",
+        json={"uow_id": "uow-job", "type": "approval", "title": "t"},
+        headers=REQUESTER,
+        timeout=20,
+    )
     assert created.status_code == 201, created.text
     submitted = requests.post(
-        f"{first.url}/jobs", json={"tool": "export_interventions", "parameters": {"format": "csv"}},
-        headers=REQUESTER, timeout=20,
-    )  # fmt: skip
+        f"{first.url}/jobs",
+        json={"tool": "export_interventions", "parameters": {"format": "csv"}},
+        headers=REQUESTER,
+        timeout=20,
+    )
     assert submitted.status_code == 202, submitted.text
     job_url = f"{first.url}/jobs/{submitted.json()['id']}"
     for _ in range(600):

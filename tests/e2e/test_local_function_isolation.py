@@ -89,8 +89,12 @@ def test_a_setting_from_the_shell_reaches_the_functions(
     runtime = launch.start(tmp_path / "state", environment={"HTTP_POST_ALLOWED_HOSTS": host})
     assert f"HTTP_POST_ALLOWED_HOSTS={host}  (from shell; " in runtime.log  # the banner says so
 
-    submitted = requests.post(f"{runtime.url}/jobs", headers=REQUESTER, timeout=30, json={
-        "tool": "http_post", "parameters": {"url": f"http://{host}/hook", "json": {"hello": "world"}}})  # fmt: skip
+    submitted = requests.post(
+        f"{runtime.url}/jobs",
+        headers=REQUESTER,
+        timeout=30,
+        json={"tool": "http_post", "parameters": {"url": f"http://{host}/hook", "json": {"hello": "world"}}},
+    )
     assert submitted.status_code == 202, submitted.text  # SubmitJobFunction read the override
 
     deadline = time.monotonic() + 30
@@ -105,8 +109,12 @@ def test_a_setting_from_the_shell_reaches_the_functions(
 
 def test_without_the_setting_the_host_is_refused(runtime: RunningRuntime, receiver: tuple[str, list[Any]]) -> None:
     host, received = receiver
-    submitted = requests.post(f"{runtime.url}/jobs", headers=REQUESTER, timeout=30, json={
-        "tool": "http_post", "parameters": {"url": f"http://{host}/hook", "json": {}}})  # fmt: skip
+    submitted = requests.post(
+        f"{runtime.url}/jobs",
+        headers=REQUESTER,
+        timeout=30,
+        json={"tool": "http_post", "parameters": {"url": f"http://{host}/hook", "json": {}}},
+    )
     assert submitted.status_code == 422 and "HTTP_POST_ALLOWED_HOSTS" in submitted.text
     assert received == []
 
@@ -120,6 +128,10 @@ def test_an_env_file_in_the_sam_format_overrides_too(
     runtime = launch.start(tmp_path / "state", arguments=["--env-vars", str(env_file)])
 
     assert f"(from {env_file}; SubmitJobFunction)" in runtime.log
-    submitted = requests.post(f"{runtime.url}/jobs", headers=REQUESTER, timeout=30, json={
-        "tool": "http_post", "parameters": {"url": f"http://{host}/hook", "json": {}}})  # fmt: skip
+    submitted = requests.post(
+        f"{runtime.url}/jobs",
+        headers=REQUESTER,
+        timeout=30,
+        json={"tool": "http_post", "parameters": {"url": f"http://{host}/hook", "json": {}}},
+    )
     assert submitted.status_code == 202, submitted.text

@@ -54,8 +54,9 @@ def test_head_of_a_protected_route_passes_the_authorizer(runtime: RunningRuntime
 
 
 def test_without_cors_origins_there_is_no_cors_and_the_root_leads_to_the_console(runtime: RunningRuntime) -> None:
-    preflight = requests.options(f"{runtime.url}/interventions", timeout=10,
-                                 headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST"})  # fmt: skip
+    preflight = requests.options(
+        f"{runtime.url}/interventions", timeout=10, headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST"}
+    )
     simple = requests.get(f"{runtime.url}/health", headers={"Origin": ALLOWED}, timeout=10)
 
     assert preflight.status_code == 404

@@ -176,7 +176,10 @@ def test_a_route_added_to_the_template_is_served(launch: RuntimeLauncher, tmp_pa
     state = tmp_path / "state"
     before = launch.start(state, template=_template_copy(tmp_path, with_events_route=False))
     created = requests.post(
-        f"{before.url}/interventions", json={"uow_id": "u", "type": "resume", "title": "t"}, headers=REQUESTER, timeout=10
+        f"{before.url}/interventions",
+        json={"uow_id": "u", "type": "resume", "title": "t"},
+        headers=REQUESTER,
+        timeout=10,
     )
     assert created.status_code == 201, created.text
     events_url = f"{before.url}/interventions/{created.json()['id']}/events"

@@ -31,11 +31,19 @@ BUCKET = Template().physical_name("OutputBucket")
 
 def exported_file(runtime: RunningRuntime, requester: dict[str, str]) -> dict[str, Any]:
     """An export job of the requester's tenant, run to completion: its output."""
-    created = requests.post(f"{runtime.url}/interventions", headers=requester, timeout=10,
-                            json={"uow_id": "s3-urls", "type": "approval", "title": "Export me"})  # fmt: skip
+    created = requests.post(
+        f"{runtime.url}/interventions",
+        headers=requester,
+        timeout=10,
+        json={"uow_id": "s3-urls", "type": "approval", "title": "Export me"},
+    )
     assert created.status_code == 201, created.text
-    submitted = requests.post(f"{runtime.url}/jobs", headers=requester, timeout=10,
-                              json={"tool": "export_interventions", "parameters": {"format": "csv"}})  # fmt: skip
+    submitted = requests.post(
+        f"{runtime.url}/jobs",
+        headers=requester,
+        timeout=10,
+        json={"tool": "export_interventions", "parameters": {"format": "csv"}},
+    )
     assert submitted.status_code == 202, submitted.text
     deadline = time.monotonic() + 30
     while True:

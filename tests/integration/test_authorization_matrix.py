@@ -71,23 +71,26 @@ class Caller:
         return user(self.sub, *self.roles, tenant=tenant if self.has_tenant else None)
 
 
-CALLERS = {c.name: c for c in [
-    Caller("anonymous", None),
-    Caller("no_tenant", "drifter-1", ("admin",), has_tenant=False),
-    Caller("no_role", "nobody-1"),
-    Caller("viewer", "watcher-di", ("viewer",)),
-    Caller("requester", "agent-8", ("requester",)),  # a requester, not the creator
-    Caller("operator", "pilot-ana", ("operator",)),
-    Caller("admin", "root-cy", ("admin",)),
-    Caller("legal", "lex-1", ("legal",)),  # a custom role the record does not require
-    Caller("legal_holder", "lex-1", ("legal",), required_role="legal"),
-    Caller("operator_not_holder", "pilot-ana", ("operator",), required_role="legal"),
-    Caller("creator", "agent-7", ("requester", "operator"), owns=True),  # holds the required role too
-    Caller("admin_creator", "root-cy", ("admin",), owns=True),
-    Caller("assignee", "pilot-ana", ("operator",), assigned="self"),
-    Caller("other_operator", "pilot-ana", ("operator",), assigned="other"),
-    Caller("admin_not_assignee", "root-cy", ("admin",), assigned="other"),
-]}  # fmt: skip
+CALLERS = {
+    c.name: c
+    for c in [
+        Caller("anonymous", None),
+        Caller("no_tenant", "drifter-1", ("admin",), has_tenant=False),
+        Caller("no_role", "nobody-1"),
+        Caller("viewer", "watcher-di", ("viewer",)),
+        Caller("requester", "agent-8", ("requester",)),  # a requester, not the creator
+        Caller("operator", "pilot-ana", ("operator",)),
+        Caller("admin", "root-cy", ("admin",)),
+        Caller("legal", "lex-1", ("legal",)),  # a custom role the record does not require
+        Caller("legal_holder", "lex-1", ("legal",), required_role="legal"),
+        Caller("operator_not_holder", "pilot-ana", ("operator",), required_role="legal"),
+        Caller("creator", "agent-7", ("requester", "operator"), owns=True),  # holds the required role too
+        Caller("admin_creator", "root-cy", ("admin",), owns=True),
+        Caller("assignee", "pilot-ana", ("operator",), assigned="self"),
+        Caller("other_operator", "pilot-ana", ("operator",), assigned="other"),
+        Caller("admin_not_assignee", "root-cy", ("admin",), assigned="other"),
+    ]
+}
 
 # Who makes the fixture records when the caller does not.
 OWNER = user("owner-1", "requester", tenant=HOME)
@@ -794,9 +797,13 @@ ROUTES = {
 }
 
 TARGET_STATUS = {
-    "claim": "IN_PROGRESS", "release": "PENDING", "approve": "APPROVED", "reject": "REJECTED",
-    "cancel": "CANCELLED", "complete": "COMPLETED",
-}  # fmt: skip
+    "claim": "IN_PROGRESS",
+    "release": "PENDING",
+    "approve": "APPROVED",
+    "reject": "REJECTED",
+    "cancel": "CANCELLED",
+    "complete": "COMPLETED",
+}
 BODIES = {
     "POST /interventions": {"uow_id": "uow-matrix", "type": "approval", "title": "Created by the matrix"},
     "POST /interventions/{id}/approve": {"reason": "Looks right", "response": {"ok": True}},

@@ -20,10 +20,14 @@ def test_twenty_concurrent_decisions_one_wins(api):
         # One handler instance per thread: 20 concurrent Lambda environments.
         handler = load_handler(match.function, instance=n + 1)
         event = build_http_event(
-            match, "POST", url, headers={"content-type": "application/json"},
-            body=f'{{"reason": "decision {n}"}}', claims=user(f"pilot-{n}", "operator"),
+            match,
+            "POST",
+            url,
+            headers={"content-type": "application/json"},
+            body=f'{{"reason": "decision {n}"}}',
+            claims=user(f"pilot-{n}", "operator"),
             base=api.sample_event(match.function.name),
-        )  # fmt: skip
+        )
         barrier.wait()
         return handler(event, LocalLambdaContext("DecideInterventionFunction", 10))["statusCode"]
 

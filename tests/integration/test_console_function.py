@@ -126,8 +126,16 @@ def test_config_json_says_how_to_sign_in_in_aws(cold_start) -> None:
 
 def test_with_another_identity_provider_the_console_uses_its_issuer(cold_start) -> None:
     issuer = "https://example.okta.com/oauth2/default"
-    handler = cold_start({**IN_AWS, "CONSOLE_SIGN_IN": "oidc", "COGNITO_DOMAIN": "", "COGNITO_CLIENT_ID": "",
-                          "OIDC_ISSUER": issuer, "OIDC_CLIENT_ID": "0oa1console"})  # fmt: skip
+    handler = cold_start(
+        {
+            **IN_AWS,
+            "CONSOLE_SIGN_IN": "oidc",
+            "COGNITO_DOMAIN": "",
+            "COGNITO_CLIENT_ID": "",
+            "OIDC_ISSUER": issuer,
+            "OIDC_CLIENT_ID": "0oa1console",
+        }
+    )
 
     response = handler(request("/console/config.json"))
 

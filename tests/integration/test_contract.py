@@ -84,15 +84,18 @@ def test_an_unknown_query_parameter_is_named_not_ignored(api):
     reply = api.get("/interventions?stauts=APPROVED&limit=5", VIEWER)
     assert reply.status == 422
     assert reply.body["code"] == "validation_error"
-    assert reply.body["details"] == [{"loc": ["query", "stauts"], "msg": "Unknown query parameter", "type": "extra_forbidden"}]
+    assert reply.body["details"] == [
+        {"loc": ["query", "stauts"], "msg": "Unknown query parameter", "type": "extra_forbidden"}
+    ]
     assert api.get("/interventions?status=APPROVED&limit=5", VIEWER).status == 200
 
 
-@pytest.mark.parametrize("raw", [b"D\x0e#\xff", b"\xc3\x28", '{"reason": "\\ud800"}'], ids=["bytes", "bad-utf8", "surrogate"])
+@pytest.mark.parametrize(
+    "raw", [b"D\x0e#\xff", b"\xc3\x28", '{"reason": "\\ud800"}'], ids=["bytes", "bad-utf8", "surrogate"]
+)
 def test_a_body_that_is_not_utf8_json_is_a_validation_error(api, raw):
     iv = api.create()
     reply = api.post(f"/interventions/{iv['id']}/cancel", REQUESTER, raw_body=raw)
     assert reply.status == 422
     assert reply.body["code"] == "validation_error"
     assert api.get(f"/interventions/{iv['id']}", ADMIN).body["status"] == "PENDING"
-

@@ -17,24 +17,49 @@ def test_created_with_defaults_and_all_fields(api, clock):
     assert iv["created_by"] == "agent-7" and iv["version"] == 1 and iv["description"] == ""
     assert iv["created_at"] == "2026-11-23T09:00:00.000Z" and iv["expires_at"] == "2026-11-23T10:00:00.000Z"
     expected_fields = {
-        "id", "uow_id", "type", "status", "priority", "title", "description", "context", "required_role",
-        "assigned_to", "created_by", "created_at", "updated_at", "expires_at", "decided_by", "decided_at",
-        "decision_reason", "response", "resolution_seconds", "job_id", "version",
-    }  # fmt: skip
+        "id",
+        "uow_id",
+        "type",
+        "status",
+        "priority",
+        "title",
+        "description",
+        "context",
+        "required_role",
+        "assigned_to",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "expires_at",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "response",
+        "resolution_seconds",
+        "job_id",
+        "version",
+    }
     assert set(iv) == expected_fields
     assert api.get(f"/interventions/{iv['id']}", VIEWER).body == iv
 
 
 def test_admin_may_create_with_every_optional_field(api):
     body = {
-        **BODY, "description": "d", "priority": "critical", "context": {"n": 1.5, "list": [1, None]},
-        "expires_in_seconds": 60, "required_role": "finance", "assigned_to": "pilot-ana",
-    }  # fmt: skip
+        **BODY,
+        "description": "d",
+        "priority": "critical",
+        "context": {"n": 1.5, "list": [1, None]},
+        "expires_in_seconds": 60,
+        "required_role": "finance",
+        "assigned_to": "pilot-ana",
+    }
     iv = api.post("/interventions", ADMIN, body).body
     assert {k: iv[k] for k in ("priority", "context", "required_role", "assigned_to")} == {
-        "priority": "critical", "context": {"n": 1.5, "list": [1, None]}, "required_role": "finance",
+        "priority": "critical",
+        "context": {"n": 1.5, "list": [1, None]},
+        "required_role": "finance",
         "assigned_to": "pilot-ana",
-    }  # fmt: skip
+    }
 
 
 def test_no_token_is_401(api):

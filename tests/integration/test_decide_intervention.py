@@ -19,7 +19,11 @@ def test_claim_then_approve_by_the_assignee(api):
     iv = api.create()
     claimed = api.post(path(iv, "claim"), OPERATOR)
     assert claimed.status == 200
-    assert (claimed.body["status"], claimed.body["assigned_to"], claimed.body["version"]) == ("IN_PROGRESS", "pilot-ana", 2)
+    assert (claimed.body["status"], claimed.body["assigned_to"], claimed.body["version"]) == (
+        "IN_PROGRESS",
+        "pilot-ana",
+        2,
+    )
     approved = api.post(path(iv, "approve"), OPERATOR, DECISION)
     assert approved.status == 200
     body = approved.body
@@ -173,9 +177,13 @@ def test_disallowed_transitions_are_409(api, setup, action, claims):
 # ----------------------------------------------------------------- 422
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({}, "body.reason"), ({"reason": ""}, "body.reason"), ({"reason": "x" * 2001}, "body.reason"),
-     ({"reason": "ok", "extra": 1}, "body.extra")],
-)  # fmt: skip
+    [
+        ({}, "body.reason"),
+        ({"reason": ""}, "body.reason"),
+        ({"reason": "x" * 2001}, "body.reason"),
+        ({"reason": "ok", "extra": 1}, "body.extra"),
+    ],
+)
 def test_bad_decision_body_is_422(api, body, field):
     iv = api.create()
     reply = api.post(path(iv, "approve"), OPERATOR, body)

@@ -234,9 +234,7 @@ def test_a_throttled_idempotency_store_is_503_before_anything_is_written(api, dy
     assert stats(api)["interventions"]["total"] == 1
 
 
-def test_a_committed_create_whose_idempotency_record_cannot_complete_is_answered_not_redone(
-    api, dynamodb, sqs, faults
-):
+def test_a_committed_create_whose_idempotency_record_cannot_complete_is_answered_not_redone(api, dynamodb, sqs, faults):
     headers = {"Idempotency-Key": "k-1"}
     body = {"uow_id": "u-1", "type": "approval", "title": "Ship it"}
     faults.inject(dynamodb, "UpdateItem")  # marking the record COMPLETED
@@ -452,9 +450,7 @@ def test_a_submission_the_queue_refuses_is_accepted_and_the_sweep_queues_it(api,
     assert stats(api)["jobs"]["total"] == 1
 
 
-def test_an_approval_whose_job_the_queue_refuses_stands_and_the_sweep_queues_the_job(
-    api, sqs, clock, faults, worker
-):
+def test_an_approval_whose_job_the_queue_refuses_stands_and_the_sweep_queues_the_job(api, sqs, clock, faults, worker):
     from oversight.sweep import run_sweep
 
     gated = submit(api, requires_approval=True).body
@@ -527,4 +523,3 @@ def test_a_throttled_cache_write_does_not_fail_a_finished_job(api, dynamodb, sqs
     assert api.get(f"/jobs/{job_id}", VIEWER).body["status"] == "COMPLETED"
     faults.clear()
     assert submit(api).body["status"] == "PENDING"  # no cache entry: runs again
-

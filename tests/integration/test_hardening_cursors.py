@@ -92,8 +92,14 @@ def _seed_jobs_with_logs(count: int, lines: int) -> list[str]:
 
     store, ids = get_job_store(), []
     for n in range(count):
-        job = Job(id=str(uuid.uuid4()), tool="test_echo", parameters={}, status=JobStatus.PENDING,
-                  submitted_by="agent-7", created_at=clock.now() + timedelta(seconds=n))  # fmt: skip
+        job = Job(
+            id=str(uuid.uuid4()),
+            tool="test_echo",
+            parameters={},
+            status=JobStatus.PENDING,
+            submitted_by="agent-7",
+            created_at=clock.now() + timedelta(seconds=n),
+        )
         store.create("acme", job)
         logged = [(s, JobLogLine(at=clock.now(), level="INFO", message=f"{s}")) for s in range(lines)]
         store.append_logs("acme", job.id, 1, logged)

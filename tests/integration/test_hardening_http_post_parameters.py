@@ -86,8 +86,14 @@ def test_a_header_value_that_cannot_be_sent_is_422_at_submission_naming_headers(
     assert latin_1.status == 202, latin_1.body  # what HTTP can carry still can
 
 
-@pytest.mark.parametrize("url", ["https://user:pw-s3cret@hooks.example.com/", "https://user@hooks.example.com/",
-                                 "https://:pw-s3cret@hooks.example.com/"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:pw-s3cret@hooks.example.com/",
+        "https://user@hooks.example.com/",
+        "https://:pw-s3cret@hooks.example.com/",
+    ],
+)
 def test_a_url_with_user_info_is_422_at_submission_without_echoing_it(api, receiver, url):
     reply = post_job(api, {"url": url, "json": {}})
     assert reply.status == 422
@@ -163,8 +169,17 @@ def _keyed(params: Keyed, ctx) -> dict:
 
 @pytest.fixture
 def keyed_tool():
-    DEFAULT_REGISTRY.register(Tool("test_keyed", "Cacheable, with a secret parameter (tests)", Keyed, 5, True, _keyed,
-                                   redact=lambda p: {**p, "token": "[redacted]"}))  # fmt: skip
+    DEFAULT_REGISTRY.register(
+        Tool(
+            "test_keyed",
+            "Cacheable, with a secret parameter (tests)",
+            Keyed,
+            5,
+            True,
+            _keyed,
+            redact=lambda p: {**p, "token": "[redacted]"},
+        )
+    )
     yield
     DEFAULT_REGISTRY.unregister("test_keyed")
 

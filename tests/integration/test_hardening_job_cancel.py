@@ -94,8 +94,9 @@ def cancel_handler(api, instance: int):
 
     def cancel(job_id: str) -> tuple[int, dict]:
         url = f"/jobs/{job_id}/cancel"
-        event = build_http_event(api.router.match("POST", url), "POST", url, headers=JSON_HEADERS, body=None,
-                                 claims=REQUESTER, base=base)  # fmt: skip
+        event = build_http_event(
+            api.router.match("POST", url), "POST", url, headers=JSON_HEADERS, body=None, claims=REQUESTER, base=base
+        )
         reply = handler(event, LocalLambdaContext(match.function.logical_id, match.function.timeout))
         return reply["statusCode"], json.loads(reply["body"])
 
@@ -120,14 +121,24 @@ def test_fifty_cancels_at_random_moments_of_runs_are_never_lost(api, worker, slo
             job = submit(api, "test_cooperative", {"seconds": seconds})
         # A moment within the run, or a little after it (the tool returned,
         # its outcome not yet written).
-        plans.append({"n": n, "id": job["id"], "tool": job["tool"], "delay": rng.uniform(0, seconds * 1.15),
-                      "cancel": cancel_handler(api, instance=n + 1)})  # fmt: skip
+        plans.append(
+            {
+                "n": n,
+                "id": job["id"],
+                "tool": job["tool"],
+                "delay": rng.uniform(0, seconds * 1.15),
+                "cancel": cancel_handler(api, instance=n + 1),
+            }
+        )
 
     began = time.monotonic()
 
     def started(plan) -> bool:
-        return (plan["id"] in jobtools.RUNNING_JOBS) if plan["tool"] == "test_cooperative" else (
-            str(plan["n"]) in slow_server.arrived)  # fmt: skip
+        return (
+            (plan["id"] in jobtools.RUNNING_JOBS)
+            if plan["tool"] == "test_cooperative"
+            else (str(plan["n"]) in slow_server.arrived)
+        )
 
     go = threading.Event()
 
@@ -267,8 +278,9 @@ def test_http_post_stops_waiting_for_a_slow_host_when_cancelled(slow_server):
         http_post.run(params, ctx)
     assert time.monotonic() - began < 1.5, "it stopped waiting, not after the host's 5 s"
     assert "slow" in slow_server.arrived  # as documented: the host may have received the request
-    assert ctx.logs == [("WARNING", f"POST to {slow_server.netloc} abandoned on cancellation; "
-                                    "the host may have received it")]  # fmt: skip
+    assert ctx.logs == [
+        ("WARNING", f"POST to {slow_server.netloc} abandoned on cancellation; the host may have received it")
+    ]
 
 
 def test_http_post_cancelled_before_sending_sends_nothing(slow_server):

@@ -17,8 +17,10 @@ MARKUP = "<img src=x onerror=alert(1)>"
 
 
 @pytest.mark.parametrize("job_id", [LONG_ID, UNKNOWN_UUID, MARKUP], ids=["5000-chars", "uuid", "markup"])
-@pytest.mark.parametrize(("method", "path", "claims"), [("GET", "/jobs/{}", VIEWER), ("GET", "/jobs/{}/logs", VIEWER),
-                                                        ("POST", "/jobs/{}/cancel", REQUESTER)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("method", "path", "claims"),
+    [("GET", "/jobs/{}", VIEWER), ("GET", "/jobs/{}/logs", VIEWER), ("POST", "/jobs/{}/cancel", REQUESTER)],
+)
 def test_job_not_found_never_echoes_the_id(api, job_id, method, path, claims):
     reply = api.request(method, path.format(job_id), claims)
     assert reply.status == 404

@@ -123,8 +123,14 @@ def _jobs(count: int, log_lines: int) -> list[str]:
 
     store, ids = get_job_store(), []
     for n in range(count):
-        job = Job(id=str(uuid.uuid4()), tool="test_echo", parameters={"text": "p" * 1500}, status=JobStatus.PENDING,
-                  submitted_by="agent-7", created_at=clock.now() + timedelta(seconds=n))  # fmt: skip
+        job = Job(
+            id=str(uuid.uuid4()),
+            tool="test_echo",
+            parameters={"text": "p" * 1500},
+            status=JobStatus.PENDING,
+            submitted_by="agent-7",
+            created_at=clock.now() + timedelta(seconds=n),
+        )
         store.create("acme", job)
         at = clock.now()
         lines = [(s, JobLogLine(at=at, level="INFO", message=f"{s:03d} " + "m" * 900)) for s in range(log_lines)]

@@ -30,10 +30,14 @@ ROUTES = sorted({(route.method, route.path) for fn in Template().functions() for
 POST_ROUTES = [r for r in ROUTES if r[0] == "POST"]
 
 ERROR_CODES = {
-    400: {"validation_error"}, 401: {"unauthorized"}, 403: {"forbidden"}, 404: {"not_found"},
-    409: {"invalid_transition", "expired", "conflict"}, 413: {"payload_too_large"},
+    400: {"validation_error"},
+    401: {"unauthorized"},
+    403: {"forbidden"},
+    404: {"not_found"},
+    409: {"invalid_transition", "expired", "conflict"},
+    413: {"payload_too_large"},
     422: {"validation_error", "idempotency_key_reused"},
-}  # fmt: skip
+}
 FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -63,9 +67,24 @@ class Raw:
 
 
 ODD_NUMBERS = st.sampled_from(
-    ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1e-400", "1" + "0" * 400, "9" * 5000, "-" + "9" * 4301,
-     "1.7976931348623157e308", "1.7976931348623159e308", "-0", "0e0", "1E+2", "123456789012345678901234567890"]
-).map(Raw)  # fmt: skip
+    [
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "1e400",
+        "-1e400",
+        "1e-400",
+        "1" + "0" * 400,
+        "9" * 5000,
+        "-" + "9" * 4301,
+        "1.7976931348623157e308",
+        "1.7976931348623159e308",
+        "-0",
+        "0e0",
+        "1E+2",
+        "123456789012345678901234567890",
+    ]
+).map(Raw)
 ODD_CHARACTERS = st.one_of(
     st.characters(codec=None, categories=["Cs", "Cc", "Zl", "Zp", "Cf", "Co"]),  # surrogates, controls, separators
     st.characters(min_codepoint=0x10000),  # astral
@@ -80,13 +99,20 @@ MOMENTS = st.builds(
     st.integers(0, 59),
 ) | st.sampled_from(["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "2026-13-01T00:00:00Z", "now"])
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), ODD_NUMBERS, ODD_TEXT,
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    ODD_NUMBERS,
+    ODD_TEXT,
     MOMENTS,
-)  # fmt: skip
+)
 JSON_VALUES = st.recursive(
     SCALARS,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(ODD_TEXT | st.sampled_from(["a", "json"]), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(ODD_TEXT | st.sampled_from(["a", "json"]), children, max_size=5)
+    ),
     max_leaves=20,
 )
 
@@ -121,8 +147,12 @@ def shaped_bodies(draw):
     body = route_body(path, lambda: draw(JSON_VALUES))
     if path == "/jobs":  # each tool's own parameters, with generated values
         tool = draw(st.sampled_from(["export_interventions", "http_post", "recompute_stats", "nope"]))
-        fields = {"export_interventions": ["format", "status", "created_from", "created_to"],
-                  "http_post": ["url", "json", "headers"], "recompute_stats": ["x"], "nope": ["y"]}[tool]  # fmt: skip
+        fields = {
+            "export_interventions": ["format", "status", "created_from", "created_to"],
+            "http_post": ["url", "json", "headers"],
+            "recompute_stats": ["x"],
+            "nope": ["y"],
+        }[tool]
         body = {"tool": tool, "parameters": draw(st.dictionaries(st.sampled_from(fields), JSON_VALUES, max_size=3))}
     if draw(st.booleans()):
         key = draw(st.sampled_from([*body, "extra"]) if body else st.just("extra"))
@@ -140,18 +170,37 @@ MALFORMED = st.one_of(
     st.text(max_size=200),
     st.text(ODD_CHARACTERS, max_size=50),
     st.binary(max_size=200),  # not UTF-8: sent base64-encoded, as API Gateway does
-    st.sampled_from(['{"a":', "{'a':1}", '{"a":1,}', "[1,]", '{"a":1}}', "\ufeff{}", '{"a":01}', '{"a":.5}',
-                     "nul", '{"a":"\\x"}', '{"a":"\\ud800"}', "\"\\u12\"", "1 2", "{}" * 30_000,
-                     '{"a":1}' + "\x00"]),  # fmt: skip
+    st.sampled_from(
+        [
+            '{"a":',
+            "{'a':1}",
+            '{"a":1,}',
+            "[1,]",
+            '{"a":1}}',
+            "\ufeff{}",
+            '{"a":01}',
+            '{"a":.5}',
+            "nul",
+            '{"a":"\\x"}',
+            '{"a":"\\ud800"}',
+            '"\\u12"',
+            "1 2",
+            "{}" * 30_000,
+            '{"a":1}' + "\x00",
+        ]
+    ),
 )
 # What a URL path segment can carry to the router (urlsplit drops controls and spaces).
 ID_TEXT = st.text(
     st.characters(codec="utf-8", exclude_categories=["Cc", "Z"], exclude_characters="/?#%"), min_size=1, max_size=6000
 )
 QUERY_VALUES = st.one_of(
-    ODD_NUMBERS.map(lambda raw: raw.text), st.integers().map(str), st.floats().map(repr),
-    st.text(st.characters(codec="utf-8"), max_size=300), st.sampled_from(["", "OPEN", "ALL", "PENDING", "critical"]),
-)  # fmt: skip
+    ODD_NUMBERS.map(lambda raw: raw.text),
+    st.integers().map(str),
+    st.floats().map(repr),
+    st.text(st.characters(codec="utf-8"), max_size=300),
+    st.sampled_from(["", "OPEN", "ALL", "PENDING", "critical"]),
+)
 
 
 # ------------------------------------------------------------ checks
@@ -217,8 +266,24 @@ def test_malformed_or_deeply_nested_json_text_never_yields_5xx(api, route, raw):
     route=st.sampled_from(ROUTES),
     asked=st.none() | ID_TEXT,
     query=st.lists(
-        st.tuples(st.sampled_from(["limit", "days", "cursor", "status", "priority", "type", "uow_id", "assigned_to",
-                                   "tool", "required_role", "x"]), QUERY_VALUES),  # fmt: skip
+        st.tuples(
+            st.sampled_from(
+                [
+                    "limit",
+                    "days",
+                    "cursor",
+                    "status",
+                    "priority",
+                    "type",
+                    "uow_id",
+                    "assigned_to",
+                    "tool",
+                    "required_role",
+                    "x",
+                ]
+            ),
+            QUERY_VALUES,
+        ),
         max_size=3,
     ),
 )

@@ -31,9 +31,13 @@ def assert_422_at(reply, *locs, type_=None):
 
 # ------------------------------------------------ 1. non-finite numbers
 NON_FINITE = [
-    ("NaN", "finite_number"), ("Infinity", "finite_number"), ("-Infinity", "finite_number"),
-    ("1e400", "number_too_large"), ("-1e400", "number_too_large"), (HUGE_INT, "number_too_large"),
-]  # fmt: skip
+    ("NaN", "finite_number"),
+    ("Infinity", "finite_number"),
+    ("-Infinity", "finite_number"),
+    ("1e400", "number_too_large"),
+    ("-1e400", "number_too_large"),
+    (HUGE_INT, "number_too_large"),
+]
 
 
 @pytest.mark.parametrize("number, type_", NON_FINITE + [("1" + "0" * 400, "number_too_large")])

@@ -15,13 +15,22 @@ from tests.unit.test_hardening_stats_percentiles import PENDING, T0
 
 
 def resolved(seconds: float):
-    return PENDING.model_copy(update={"status": Status.APPROVED, "decided_by": "pilot", "resolution_seconds": seconds,
-                                      "decided_at": T0 + timedelta(seconds=seconds)})  # fmt: skip
+    return PENDING.model_copy(
+        update={
+            "status": Status.APPROVED,
+            "decided_by": "pilot",
+            "resolution_seconds": seconds,
+            "decided_at": T0 + timedelta(seconds=seconds),
+        }
+    )
 
 
 def touched(delta) -> list[str]:
-    return [update["Update"]["Key"]["sk"]["S"] for update in merged_counter_updates(TABLE, "acme", [(PENDING.id, delta)])
-            if update["Update"]["Key"]["pk"]["S"].startswith("T#acme#STATS#")]  # fmt: skip
+    return [
+        update["Update"]["Key"]["sk"]["S"]
+        for update in merged_counter_updates(TABLE, "acme", [(PENDING.id, delta)])
+        if update["Update"]["Key"]["pk"]["S"].startswith("T#acme#STATS#")
+    ]
 
 
 def test_a_creation_touches_no_histogram_item_and_a_resolution_one():

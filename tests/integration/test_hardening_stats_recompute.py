@@ -38,10 +38,14 @@ def call(api, instance, method, url, claims, body=None):
     match = api.router.match(method, url)
     handler = load_handler(match.function, instance=instance)
     event = build_http_event(
-        match, method, url, headers={"content-type": "application/json"},
-        body=json.dumps(body) if body is not None else None, claims=claims,
+        match,
+        method,
+        url,
+        headers={"content-type": "application/json"},
+        body=json.dumps(body) if body is not None else None,
+        claims=claims,
         base=api.sample_event(match.function.name),
-    )  # fmt: skip
+    )
     with HANDLER_TURN:
         result = handler(event, LocalLambdaContext(match.function.logical_id, 10))
     return result["statusCode"], json.loads(result.get("body") or "null")
@@ -55,8 +59,14 @@ def live_writes(api, writer, operations, started):
     for n in range(operations):
         step = n % 5
         if step in (0, 1) or not mine:
-            status, body = call(api, instance, "POST", "/interventions", REQUESTER,
-                                {"uow_id": f"uow-{writer}", "type": "approval", "title": "t"})  # fmt: skip
+            status, body = call(
+                api,
+                instance,
+                "POST",
+                "/interventions",
+                REQUESTER,
+                {"uow_id": f"uow-{writer}", "type": "approval", "title": "t"},
+            )
             assert status == 201, body
             mine.append(body["id"])
         elif step == 2:

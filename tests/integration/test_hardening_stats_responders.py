@@ -32,8 +32,21 @@ def test_thousands_of_deciders_keep_counter_items_small_and_the_top_ten_exact(ap
     # item, they would need over 450 KB (DynamoDB refuses items over 400 KB).
     for n in range(1_800):
         decide(dynamodb, f"{n:04d}-" + "d" * 245)
-    ranked = {"zed": 50, LONG_NAME: 45, "amy": 40, "bob": 30, "cat": 30, "dan": 20, "eve": 20, "fay": 20,
-              "gus": 10, "hal": 10, "ivy": 10, "jon": 10, "kim": 10}  # fmt: skip
+    ranked = {
+        "zed": 50,
+        LONG_NAME: 45,
+        "amy": 40,
+        "bob": 30,
+        "cat": 30,
+        "dan": 20,
+        "eve": 20,
+        "fay": 20,
+        "gus": 10,
+        "hal": 10,
+        "ivy": 10,
+        "jon": 10,
+        "kim": 10,
+    }
     for decider, times in ranked.items():
         decide(dynamodb, decider, times)
 
@@ -47,8 +60,11 @@ def test_thousands_of_deciders_keep_counter_items_small_and_the_top_ten_exact(ap
     # resolution time; 20 responder items read.
     assert requests_made.items_read == 2 + 20
 
-    [total] = [item for sk, item in counter_items(dynamodb, "acme", keys.counter_shard(PENDING.id)).items()
-               if sk == keys.TOTALS_SK]  # fmt: skip
+    [total] = [
+        item
+        for sk, item in counter_items(dynamodb, "acme", keys.counter_shard(PENDING.id)).items()
+        if sk == keys.TOTALS_SK
+    ]
     assert not [name for name in total if name.startswith("r:")]
     assert len(str(total)) < 2_000
     assert len(keys.responder_pk("acme", LONG_NAME)) == len(keys.responder_pk("acme", "zed")) < 100
@@ -73,12 +89,16 @@ def test_recompute_rebuilds_responder_items_and_clears_older_per_user_attributes
     # attributes counters held before responder items existed.
     dynamodb.delete_item(TableName=TABLE, Key=responder_item_key("pilot-1"))
     dynamodb.update_item(
-        TableName=TABLE, Key=responder_item_key("ghost"), UpdateExpression="SET gsi4pk = :p, #u = :u ADD gsi4sk :n",
+        TableName=TABLE,
+        Key=responder_item_key("ghost"),
+        UpdateExpression="SET gsi4pk = :p, #u = :u ADD gsi4sk :n",
         ExpressionAttributeNames={"#u": "user"},
         ExpressionAttributeValues={
-            ":p": {"S": keys.responders_partition("acme")}, ":u": {"S": "ghost"}, ":n": {"N": "7"}
+            ":p": {"S": keys.responders_partition("acme")},
+            ":u": {"S": "ghost"},
+            ":n": {"N": "7"},
         },
-    )  # fmt: skip
+    )
     add(dynamodb, "acme", 2, keys.TOTALS_SK, **{"r:pilot-2": 4, "r:old-user": 3, "i_res_b3": 2})
     assert api.get("/stats", VIEWER).body["interventions"] != right
 

@@ -17,8 +17,9 @@ def _run(params, ctx) -> str:
 
 @pytest.fixture(autouse=True)
 def legal_only_tool():
-    DEFAULT_REGISTRY.register(Tool("test_legal_only", "Needs the legal role (tests)", NoParameters, 5, False, _run,
-                                   required_role="legal"))  # fmt: skip
+    DEFAULT_REGISTRY.register(
+        Tool("test_legal_only", "Needs the legal role (tests)", NoParameters, 5, False, _run, required_role="legal")
+    )
     yield
     DEFAULT_REGISTRY.unregister("test_legal_only")
 

@@ -55,8 +55,12 @@ _TRANSACTION_ACTIONS = {
     "ConditionCheck": "ConditionCheckItem",
 }
 # S3 operations authorised as another action (multipart uploads are s3:PutObject).
-_S3_ACTIONS = {"CreateMultipartUpload": "PutObject", "UploadPart": "PutObject", "CompleteMultipartUpload": "PutObject",
-               "HeadObject": "GetObject"}  # fmt: skip
+_S3_ACTIONS = {
+    "CreateMultipartUpload": "PutObject",
+    "UploadPart": "PutObject",
+    "CompleteMultipartUpload": "PutObject",
+    "HeadObject": "GetObject",
+}
 
 
 def table_arn(name: str) -> str:
@@ -196,8 +200,12 @@ def policy(logical_id: str) -> list[dict[str, Any]]:
     resolved = []
     for document in TEMPLATE.resources[logical_id]["Properties"].get("Policies", []):
         for statement in document["Statement"]:
-            entry = {"Sid": statement.get("Sid", ""), "Effect": statement["Effect"], "Action": statement["Action"],
-                     "Condition": statement.get("Condition", {})}  # fmt: skip
+            entry = {
+                "Sid": statement.get("Sid", ""),
+                "Effect": statement["Effect"],
+                "Action": statement["Action"],
+                "Condition": statement.get("Condition", {}),
+            }
             if isinstance(entry["Action"], str):
                 entry["Action"] = [entry["Action"]]
             for key in ("Resource", "NotResource"):
@@ -247,8 +255,9 @@ def allowed(statements: list[dict[str, Any]], action: str, resource: str, keys: 
     With `keys` (the request's dynamodb:LeadingKeys), conditions count too."""
     if any(s["Effect"] == "Deny" and _matches(s, action, resource) and _conditions_hold(s, keys) for s in statements):
         return False
-    return any(s["Effect"] == "Allow" and _matches(s, action, resource) and _conditions_hold(s, keys)
-               for s in statements)  # fmt: skip
+    return any(
+        s["Effect"] == "Allow" and _matches(s, action, resource) and _conditions_hold(s, keys) for s in statements
+    )
 
 
 def grants(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
@@ -273,8 +282,14 @@ class World:
         assert reply.status in (statuses or (200,)), (reply.status, reply.body)
         return reply.body
 
-    def submit(self, tool: str, parameters: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-               as_: dict[str, Any] = REQUESTER, **options: Any) -> dict[str, Any]:  # fmt: skip
+    def submit(
+        self,
+        tool: str,
+        parameters: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        as_: dict[str, Any] = REQUESTER,
+        **options: Any,
+    ) -> dict[str, Any]:
         body = {"tool": tool, "parameters": parameters or {}, **options}
         return self.ok(self.api.post("/jobs", as_, body, headers=headers), 202)
 
@@ -342,13 +357,22 @@ def jobs(w: World) -> None:
     w.ok(api.get("/jobs?status=COMPLETED&tool=export_interventions", VIEWER))
 
     keyed = {"Idempotency-Key": "iam-job-1"}
-    assert w.submit("recompute_stats", headers=keyed, as_=ADMIN)["id"] == w.submit(
-        "recompute_stats", headers=keyed, as_=ADMIN)["id"]  # fmt: skip
+    assert (
+        w.submit("recompute_stats", headers=keyed, as_=ADMIN)["id"]
+        == w.submit("recompute_stats", headers=keyed, as_=ADMIN)["id"]
+    )
 
     with Faults() as faults:  # the first attempt fails: its idempotency record is released
         faults.inject(w.dynamodb, "TransactWriteItems", SERVER_ERROR)
-        assert api.post("/jobs", REQUESTER, {"tool": "test_echo", "parameters": {"text": "x"}},
-                        headers={"Idempotency-Key": "iam-job-2"}).status >= 500  # fmt: skip
+        assert (
+            api.post(
+                "/jobs",
+                REQUESTER,
+                {"tool": "test_echo", "parameters": {"text": "x"}},
+                headers={"Idempotency-Key": "iam-job-2"},
+            ).status
+            >= 500
+        )
     w.submit("test_echo", {"text": "x"}, headers={"Idempotency-Key": "iam-job-2"})
 
     approved = w.submit("test_echo", {"text": "gated"}, requires_approval=True)
@@ -477,9 +501,12 @@ def test_every_call_stays_inside_its_granted_key_prefixes(recording, function):
     main_table = table_arn(TEMPLATE.physical_name("OversightTable"))
     calls = recording.keyed.get(function, set())
     unbounded = sorted(
-        {(action, resource.rsplit(":", 1)[-1]) for action, resource, keys in calls
-         if resource.startswith(main_table) and not allowed(conditioned, action, resource, keys)}
-    )  # fmt: skip
+        {
+            (action, resource.rsplit(":", 1)[-1])
+            for action, resource, keys in calls
+            if resource.startswith(main_table) and not allowed(conditioned, action, resource, keys)
+        }
+    )
     assert not unbounded, f"{function} reaches the main table through grants with no key prefixes: {unbounded}"
     refused = sorted(
         (action, resource.rsplit(":", 1)[-1], sorted(keys))
@@ -531,11 +558,13 @@ def test_a_request_outside_the_granted_prefixes_is_refused():
     assert not allowed(stats, "dynamodb:BatchGetItem", table, frozenset({"T#acme#JOB#x"}))
 
     create = policy("CreateInterventionFunction")
-    transaction = {"TransactItems": [
-        {"Put": {"TableName": "OversightTable", "Item": {"pk": {"S": "T#acme#INT#1"}, "sk": {"S": "#META"}}}},
-        {"Update": {"TableName": "OversightTable", "Key": {"pk": {"S": "T#acme#INT#1"}, "sk": {"S": "#META"}}}},
-        {"Update": {"TableName": "OversightTable", "Key": {"pk": {"S": "T#acme#STATS#2"}, "sk": {"S": "TOTAL"}}}},
-    ]}  # fmt: skip
+    transaction = {
+        "TransactItems": [
+            {"Put": {"TableName": "OversightTable", "Item": {"pk": {"S": "T#acme#INT#1"}, "sk": {"S": "#META"}}}},
+            {"Update": {"TableName": "OversightTable", "Key": {"pk": {"S": "T#acme#INT#1"}, "sk": {"S": "#META"}}}},
+            {"Update": {"TableName": "OversightTable", "Key": {"pk": {"S": "T#acme#STATS#2"}, "sk": {"S": "TOTAL"}}}},
+        ]
+    }
     requests = keyed_requests("dynamodb", "TransactWriteItems", transaction)
     verdicts = [(action, sorted(keys), allowed(create, action, resource, keys)) for action, resource, keys in requests]
     assert verdicts == [
@@ -545,9 +574,12 @@ def test_a_request_outside_the_granted_prefixes_is_refused():
     ]
 
     sweep = policy("SweepFunction")
-    query = {"TableName": "OversightTable", "IndexName": "gsi3",
-             "KeyConditionExpression": "gsi3pk = :p AND gsi3sk <= :u",
-             "ExpressionAttributeValues": {":p": {"S": "DUE#1"}, ":u": {"S": "2026"}}}  # fmt: skip
+    query = {
+        "TableName": "OversightTable",
+        "IndexName": "gsi3",
+        "KeyConditionExpression": "gsi3pk = :p AND gsi3sk <= :u",
+        "ExpressionAttributeValues": {":p": {"S": "DUE#1"}, ":u": {"S": "2026"}},
+    }
     ((action, resource, keys),) = keyed_requests("dynamodb", "Query", query)
     assert keys == {"DUE#1"} and allowed(sweep, action, resource, keys)
     assert not allowed(sweep, action, resource, frozenset({"T#acme#INT#S#PENDING"}))

@@ -122,11 +122,20 @@ def test_cache_answers_identical_cacheable_jobs_and_use_cache_false_runs_again(a
 
 
 def test_gated_job_runs_after_approval(api, worker):
-    gated = submit(api, parameters={"text": "gated"}, requires_approval=True,
-                   approval={"required_role": "operator", "priority": "high", "title": "Run the echo?"})  # fmt: skip
+    gated = submit(
+        api,
+        parameters={"text": "gated"},
+        requires_approval=True,
+        approval={"required_role": "operator", "priority": "high", "title": "Run the echo?"},
+    )
     assert gated["status"] == "AWAITING_APPROVAL" and gated["intervention_id"]
     gate = api.get(f"/interventions/{gated['intervention_id']}", VIEWER).body
-    assert (gate["type"], gate["job_id"], gate["priority"], gate["title"]) == ("approval", gated["id"], "high", "Run the echo?")
+    assert (gate["type"], gate["job_id"], gate["priority"], gate["title"]) == (
+        "approval",
+        gated["id"],
+        "high",
+        "Run the echo?",
+    )
     assert worker.drain() == 0, "nothing is queued before the approval"
     assert api.post(f"/interventions/{gate['id']}/approve", OPERATOR, {"reason": "go"}).status == 200
     assert job(api, gated["id"])["status"] == "PENDING"
@@ -188,7 +197,10 @@ def test_a_cancelled_job_whose_attempt_fails_is_cancelled_not_retried(api, worke
     runner.join(20)
     final = job(api, queued["id"])
     assert final["status"] == "CANCELLED" and final["attempts"] == 1
-    assert final["result"]["error"] == "Cancelled on request (the attempt had failed: RuntimeError: crashed while stopping)"
+    assert (
+        final["result"]["error"]
+        == "Cancelled on request (the attempt had failed: RuntimeError: crashed while stopping)"
+    )
     assert jobtools.RUNS["test_crash_on_release"] == 1 and worker.failures == [] and worker.dead_letters() == []
     left = jobtools.queue_counts(sqs)
     assert left == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
@@ -199,7 +211,10 @@ def test_submission_errors(api):
     assert unknown.status == 422 and unknown.body["details"][0]["loc"] == ["body", "tool"]
     bad = api.post("/jobs", REQUESTER, {"tool": "test_echo", "parameters": {"text": 3, "extra": 1}})
     assert bad.status == 422
-    assert {tuple(d["loc"]) for d in bad.body["details"]} == {("body", "parameters", "text"), ("body", "parameters", "extra")}
+    assert {tuple(d["loc"]) for d in bad.body["details"]} == {
+        ("body", "parameters", "text"),
+        ("body", "parameters", "extra"),
+    }
     assert api.post("/jobs", VIEWER, {"tool": "test_echo", "parameters": {"text": "x"}}).status == 403
     assert api.post("/jobs", None, {"tool": "test_echo"}).status == 401
     assert api.post("/jobs", REQUESTER, {"tool": "test_echo", "parameters": {"text": "x"}, "colour": 1}).status == 422
@@ -269,7 +284,9 @@ def test_a_worker_crash_mid_run_is_redelivered_and_the_job_finishes_once(api, wo
     # The crashed run's lines were still buffered: only the finished run's are stored.
     assert [m for m in logs if m.startswith("attempt ")] == ["attempt 2 of 3: running test_echo"]
     assert worker.invoke([message]) == {"batchItemFailures": []}  # a later duplicate changes nothing
-    assert jobtools.stored_state(job(api, queued["id"])) == jobtools.stored_state(done) and jobtools.RUNS["test_echo"] == 1
+    assert (
+        jobtools.stored_state(job(api, queued["id"])) == jobtools.stored_state(done) and jobtools.RUNS["test_echo"] == 1
+    )
     assert jobtools.job_counts(api) == {"COMPLETED": 1}
     assert worker.dead_letters() == []
 
@@ -298,7 +315,9 @@ def test_the_sweep_requeues_a_lost_message_and_fails_a_dead_run_without_attempts
     assert failed["status"] == "FAILED" and "no attempts are left" in failed["result"]["error"]
 
 
-def test_finished_jobs_are_hidden_then_purged_with_their_logs_after_retention(api, worker, clock, dynamodb, monkeypatch):
+def test_finished_jobs_are_hidden_then_purged_with_their_logs_after_retention(
+    api, worker, clock, dynamodb, monkeypatch
+):
     from oversight.config import settings
     from oversight.sweep import run_sweep
 
@@ -306,8 +325,9 @@ def test_finished_jobs_are_hidden_then_purged_with_their_logs_after_retention(ap
     settings.cache_clear()
     try:
         done = submit(api, parameters={"text": "old"})
-        waiting = submit(api, parameters={"text": "kept"}, requires_approval=True,
-                         approval={"expires_in_seconds": 3 * 86400})
+        waiting = submit(
+            api, parameters={"text": "kept"}, requires_approval=True, approval={"expires_in_seconds": 3 * 86400}
+        )
         worker.drain()
         assert api.get(f"/jobs/{done['id']}/logs", VIEWER).body["items"]
         clock.advance(days=1, hours=1)
@@ -315,8 +335,11 @@ def test_finished_jobs_are_hidden_then_purged_with_their_logs_after_retention(ap
         assert [j["id"] for j in api.get("/jobs", VIEWER).body["items"]] == [waiting["id"]]
         report = run_sweep(lambda: 60_000)
         assert report.purged_jobs == 1
-        left = dynamodb.query(TableName="OversightTable", KeyConditionExpression="pk = :pk",
-                              ExpressionAttributeValues={":pk": {"S": f"T#acme#JOB#{done['id']}"}})  # fmt: skip
+        left = dynamodb.query(
+            TableName="OversightTable",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"T#acme#JOB#{done['id']}"}},
+        )
         assert left["Items"] == []
         assert api.get(f"/jobs/{waiting['id']}", VIEWER).body["status"] == "AWAITING_APPROVAL"
         assert api.get("/stats", VIEWER).body["jobs"]["total"] == 2  # counts are all-time

@@ -58,9 +58,11 @@ def test_create_and_decide_log_with_correlation_id_and_emit_metrics(api, capsys,
 
 def test_the_authorization_header_never_reaches_the_logs(api, capsys, logs):
     secret = "Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.c2lnbmF0dXJl"
-    api.post("/interventions", REQUESTER, {"uow_id": "u", "type": "resume", "title": "t"},
-             headers={"authorization": secret})  # fmt: skip
-    api.post("/interventions", REQUESTER, {"uow_id": "u", "type": "nope", "title": "t"},
-             headers={"authorization": secret})  # fmt: skip
+    api.post(
+        "/interventions", REQUESTER, {"uow_id": "u", "type": "resume", "title": "t"}, headers={"authorization": secret}
+    )
+    api.post(
+        "/interventions", REQUESTER, {"uow_id": "u", "type": "nope", "title": "t"}, headers={"authorization": secret}
+    )
     out = capsys.readouterr()
     assert "c2VjcmV0LXRva2Vu" not in out.out + out.err + logs.getvalue()

@@ -92,16 +92,27 @@ def test_bad_or_tampered_cursor_is_422_not_500(api):
     for _ in range(3):
         api.create()
     cursor = api.get("/interventions?limit=1", VIEWER).body["next_cursor"]
-    for bad in ("garbage", "e30", _tamper(cursor, pk="T#globex#INT#x"), _tamper(cursor, gsi1pk="T#globex#INT#S#PENDING")):
+    for bad in (
+        "garbage",
+        "e30",
+        _tamper(cursor, pk="T#globex#INT#x"),
+        _tamper(cursor, gsi1pk="T#globex#INT#S#PENDING"),
+    ):
         reply = api.get(f"/interventions?cursor={bad}", VIEWER)
         assert reply.status == 422 and reply.body["code"] == "validation_error", bad
 
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("limit=0", "query.limit"), ("limit=101", "query.limit"), ("limit=ten", "query.limit"),
-     ("status=DONE", "query.status"), ("priority=urgent", "query.priority"), ("type=x", "query.type")],
-)  # fmt: skip
+    [
+        ("limit=0", "query.limit"),
+        ("limit=101", "query.limit"),
+        ("limit=ten", "query.limit"),
+        ("status=DONE", "query.status"),
+        ("priority=urgent", "query.priority"),
+        ("type=x", "query.type"),
+    ],
+)
 def test_bad_query_parameters_are_422(api, query, field):
     reply = api.get(f"/interventions?{query}", VIEWER)
     assert reply.status == 422 and field in {".".join(map(str, d["loc"])) for d in reply.body["details"]}

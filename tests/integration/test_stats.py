@@ -31,7 +31,15 @@ def test_empty_tenant_has_every_key_and_zeroes(api):
     assert (iv["total"], iv["open"], iv["top_responders"], iv["avg_resolution_seconds"]) == (0, 0, [], None)
     assert iv["resolution_seconds_p50"] is None and iv["resolution_seconds_p95"] is None
     jobs = body["jobs"]
-    assert set(jobs["by_status"]) == {"AWAITING_APPROVAL", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "REJECTED"}
+    assert set(jobs["by_status"]) == {
+        "AWAITING_APPROVAL",
+        "PENDING",
+        "RUNNING",
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+        "REJECTED",
+    }
     assert (jobs["total"], jobs["success_rate"], jobs["top_tools"], jobs["avg_duration_seconds"]) == (0, None, [], None)
     assert body["generated_at"] == "2026-11-23T09:00:00.000Z"
 
@@ -50,8 +58,16 @@ def test_daily_every_day_present_oldest_first_on_the_right_days(api, clock):
     api.post(f"/interventions/{second['id']}/reject", OPERATOR, {"reason": "no"})
     days = api.get("/stats/daily?days=3", VIEWER).body["days"]
     assert [d["date"] for d in days] == ["2026-11-22", "2026-11-23", "2026-11-24"]
-    assert days[0] == {"date": "2026-11-22", "created": 0, "approved": 0, "rejected": 0, "expired": 0,
-                       "cancelled": 0, "jobs_completed": 0, "jobs_failed": 0}  # fmt: skip
+    assert days[0] == {
+        "date": "2026-11-22",
+        "created": 0,
+        "approved": 0,
+        "rejected": 0,
+        "expired": 0,
+        "cancelled": 0,
+        "jobs_completed": 0,
+        "jobs_failed": 0,
+    }
     assert (days[1]["created"], days[1]["approved"]) == (1, 0)
     assert (days[2]["created"], days[2]["approved"], days[2]["rejected"]) == (1, 1, 1)
     assert len(api.get("/stats/daily", VIEWER).body["days"]) == 30
@@ -101,9 +117,10 @@ def recount(records):
         "avg_resolution_seconds": round(sum(resolved) / len(resolved), 3) if resolved else None,
         "resolution_seconds_p50": bucket_percentile(resolved, 0.5),
         "resolution_seconds_p95": bucket_percentile(resolved, 0.95),
-        "top_responders": sorted(({"user": u, "count": c} for u, c in decisions.items()),
-                                 key=lambda r: (-r["count"], r["user"]))[:10],
-    }  # fmt: skip
+        "top_responders": sorted(
+            ({"user": u, "count": c} for u, c in decisions.items()), key=lambda r: (-r["count"], r["user"])
+        )[:10],
+    }
 
 
 def recount_daily(records, dates):
@@ -113,8 +130,15 @@ def recount_daily(records, dates):
         if iv.decided_at is not None:
             status = "approved" if iv.status.value == "COMPLETED" else iv.status.value.lower()
             daily.setdefault(iv.decided_at.date().isoformat(), Counter())[status] += 1
-    return [{"date": d, **{k: daily[d][k] for k in ("created", "approved", "rejected", "expired", "cancelled")},
-             "jobs_completed": 0, "jobs_failed": 0} for d in dates]  # fmt: skip
+    return [
+        {
+            "date": d,
+            **{k: daily[d][k] for k in ("created", "approved", "rejected", "expired", "cancelled")},
+            "jobs_completed": 0,
+            "jobs_failed": 0,
+        }
+        for d in dates
+    ]
 
 
 @settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -128,8 +152,11 @@ def test_stats_match_a_recount_after_500_random_operations(api, clock, dynamodb,
         action = rng.choice(ACTIONS) if ids else "create"
         clock.advance(seconds=rng.randint(1, 900))
         if action == "create":
-            body = {"priority": rng.choice(sorted(ENUMS["by_priority"])), "type": rng.choice(sorted(ENUMS["by_type"])),
-                    "expires_in_seconds": rng.choice([60, 600, 3600, 86400])}  # fmt: skip
+            body = {
+                "priority": rng.choice(sorted(ENUMS["by_priority"])),
+                "type": rng.choice(sorted(ENUMS["by_type"])),
+                "expires_in_seconds": rng.choice([60, 600, 3600, 86400]),
+            }
             ids.append(api.create(REQUESTER, **body)["id"])
             continue
         if action == "expire":

@@ -36,7 +36,15 @@ def test_one_run_expires_exactly_the_due_ones_and_a_second_changes_nothing(api, 
     clock.advance(minutes=4)
 
     report = run_sweep_handler()
-    assert report == {"expired": 5, "purged": 0, "skipped": 0, "dead_runs": 0, "requeued": 0, "purged_jobs": 0, "complete": True}
+    assert report == {
+        "expired": 5,
+        "purged": 0,
+        "skipped": 0,
+        "dead_runs": 0,
+        "requeued": 0,
+        "purged_jobs": 0,
+        "complete": True,
+    }
     assert statuses(api, due + [claimed]) == ["EXPIRED"] * 5
     assert statuses(api, later) == ["PENDING"] * 3 and statuses(api, [decided]) == ["REJECTED"]
 
@@ -112,7 +120,9 @@ def test_two_overlapping_runs_do_no_harm(api, clock):
     items = [api.create(expires_in_seconds=60) for _ in range(10)]
     clock.advance(minutes=2)
     reports = []
-    threads = [threading.Thread(target=lambda: reports.append(sweep_module.run_sweep(lambda: 60_000))) for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: reports.append(sweep_module.run_sweep(lambda: 60_000))) for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -155,8 +165,14 @@ def test_retention_hides_then_purges_closed_records_never_open_ones(api, clock, 
     assert report.purged == 3
     remaining = stored_interventions(dynamodb)
     assert [iv.id for iv in remaining] == [open_one["id"]]
-    assert dynamodb.scan(TableName="OversightTable", FilterExpression="begins_with(sk, :e)",
-                         ExpressionAttributeValues={":e": {"S": "EVT#"}})["Count"] == 1  # fmt: skip
+    assert (
+        dynamodb.scan(
+            TableName="OversightTable",
+            FilterExpression="begins_with(sk, :e)",
+            ExpressionAttributeValues={":e": {"S": "EVT#"}},
+        )["Count"]
+        == 1
+    )
     assert api.get(f"/interventions/{open_one['id']}", VIEWER).body["status"] == "PENDING"
     stats_after = api.get("/stats", ADMIN).body["interventions"]
     assert {k: v for k, v in stats_after.items()} == stats_before, "purging never lowers the counts"

@@ -13,8 +13,12 @@ def test_other_tenant_sees_nothing(api):
 
     assert api.get(f"/interventions/{iv['id']}", GLOBEX_ADMIN).status == 404
     assert api.get(f"/interventions/{iv['id']}/events", GLOBEX_ADMIN).status == 404
-    for query in ("status=PENDING", "status=IN_PROGRESS", "uow_id=shared-uow&status=IN_PROGRESS",
-                  "status=IN_PROGRESS&assigned_to=admin-a"):  # fmt: skip
+    for query in (
+        "status=PENDING",
+        "status=IN_PROGRESS",
+        "uow_id=shared-uow&status=IN_PROGRESS",
+        "status=IN_PROGRESS&assigned_to=admin-a",
+    ):
         reply = api.get(f"/interventions?{query}", GLOBEX_ADMIN)
         assert reply.status == 200 and reply.body["items"] == [], query
     for action, body in (("release", None), ("approve", {"reason": "x"}), ("cancel", {"reason": "x"})):

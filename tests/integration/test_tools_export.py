@@ -27,9 +27,12 @@ def stored(tenant):
     items = (item.to_json()["Attributes"] for item in table.all_items())
     return {
         iv.id: iv
-        for iv in (_intervention_from_item(item) for item in items
-                   if item["pk"]["S"].startswith(f"T#{tenant}#INT#") and item["sk"]["S"] == "#META")
-    }  # fmt: skip
+        for iv in (
+            _intervention_from_item(item)
+            for item in items
+            if item["pk"]["S"].startswith(f"T#{tenant}#INT#") and item["sk"]["S"] == "#META"
+        )
+    }
 
 
 def run_export(parameters, tenant="acme"):

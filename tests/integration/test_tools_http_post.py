@@ -110,8 +110,13 @@ def run(parameters):
 
 def test_posts_the_json_with_the_headers_and_reports_the_answer(server, allow):
     allow(f"{server.netloc}, hooks.example.com")
-    result, ctx = run({"url": f"http://{server.netloc}/hook?run=1", "json": {"event": "done", "n": [1, 2.5, None]},
-                       "headers": {"X-Signature": "abc", "Authorization": "Bearer secret"}})  # fmt: skip
+    result, ctx = run(
+        {
+            "url": f"http://{server.netloc}/hook?run=1",
+            "json": {"event": "done", "n": [1, 2.5, None]},
+            "headers": {"X-Signature": "abc", "Authorization": "Bearer secret"},
+        }
+    )
     assert result == {"status": 200, "body": '{"ok":true}', "truncated": False}
     [request] = server.received
     assert request["path"] == "/hook?run=1"
@@ -165,8 +170,11 @@ def test_a_redirect_is_reported_not_followed(server, other_server, allow):
 
 def test_an_error_status_is_a_result_not_a_failure(server, allow):
     allow(server.netloc)
-    assert run({"url": f"http://{server.netloc}/fail", "json": {}})[0] == {"status": 500, "body": "boom",
-                                                                          "truncated": False}  # fmt: skip
+    assert run({"url": f"http://{server.netloc}/fail", "json": {}})[0] == {
+        "status": 500,
+        "body": "boom",
+        "truncated": False,
+    }
 
 
 def test_a_long_body_is_capped_at_64_kib_without_a_broken_character(server, allow):

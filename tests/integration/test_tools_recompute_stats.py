@@ -36,9 +36,11 @@ def random_operations(api, clock, seed, count=250):
         elif action == "expire":
             sweep_module.run_sweep(lambda: 60_000)
         elif action == "create":
-            body = {"priority": rng.choice(["critical", "high", "normal", "low"]),
-                    "type": rng.choice(["kill_switch", "clarification", "approval", "resume"]),
-                    "expires_in_seconds": rng.choice([600, 3600, 86400, 3 * 86400])}  # fmt: skip
+            body = {
+                "priority": rng.choice(["critical", "high", "normal", "low"]),
+                "type": rng.choice(["kill_switch", "clarification", "approval", "resume"]),
+                "expires_in_seconds": rng.choice([600, 3600, 86400, 3 * 86400]),
+            }
             ids.append(api.create(REQUESTER, **body)["id"])
         else:
             who = rng.choice([REQUESTER, ADMIN]) if action in ("cancel", "complete") else rng.choice(PILOTS + [ADMIN])
@@ -64,14 +66,21 @@ def figures(api, days):
 def add(client, tenant, shard, sort_key, **amounts):
     names = {f"#a{n}": name for n, name in enumerate(amounts)}
     values = {f":a{n}": {"N": str(amount)} for n, amount in enumerate(amounts.values())}
-    client.update_item(TableName=TABLE, Key={"pk": {"S": keys.counters_pk(tenant, shard)}, "sk": {"S": sort_key}},
-                       UpdateExpression="ADD " + ", ".join(f"{n} {v}" for n, v in zip(names, values, strict=True)),
-                       ExpressionAttributeNames=names, ExpressionAttributeValues=values)  # fmt: skip
+    client.update_item(
+        TableName=TABLE,
+        Key={"pk": {"S": keys.counters_pk(tenant, shard)}, "sk": {"S": sort_key}},
+        UpdateExpression="ADD " + ", ".join(f"{n} {v}" for n, v in zip(names, values, strict=True)),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
 
 
 def counter_items(client, tenant, shard):
-    response = client.query(TableName=TABLE, KeyConditionExpression="pk = :pk",
-                            ExpressionAttributeValues={":pk": {"S": keys.counters_pk(tenant, shard)}})  # fmt: skip
+    response = client.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": keys.counters_pk(tenant, shard)}},
+    )
     return {item["sk"]["S"]: item for item in response["Items"]}
 
 
@@ -82,8 +91,16 @@ def test_recompute_after_corruption_restores_exactly_what_the_live_writes_had(ap
     api.create(user("g", "requester", tenant="globex"))
     today = clock.current.date()
     # Job figures share the counter items; the repair must leave them alone.
-    add(dynamodb, "acme", 0, keys.TOTALS_SK, j_total=4, j_status_COMPLETED=3, j_status_FAILED=1,
-        **{"t:export_interventions": 4, "j_duration_sum": 12.5, "j_duration_count": 4})  # fmt: skip
+    add(
+        dynamodb,
+        "acme",
+        0,
+        keys.TOTALS_SK,
+        j_total=4,
+        j_status_COMPLETED=3,
+        j_status_FAILED=1,
+        **{"t:export_interventions": 4, "j_duration_sum": 12.5, "j_duration_count": 4},
+    )
     add(dynamodb, "acme", 1, keys.day_sk(today.isoformat()), jobs_completed=3, jobs_failed=1)
     window = (today - start).days + 10
     before = figures(api, window)
@@ -93,8 +110,17 @@ def test_recompute_after_corruption_restores_exactly_what_the_live_writes_had(ap
 
     # Corrupt every kind of intervention figure, on TOTAL and DAY items alike.
     dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": keys.counters_pk("acme", 2)}, "sk": {"S": keys.TOTALS_SK}})
-    add(dynamodb, "acme", 0, keys.TOTALS_SK, i_total=9_999, i_status_APPROVED=-3, i_res_b19=50, i_res_sum=0.001,
-        **{"r:ghost": 7, "r:pilot-1": 2})  # fmt: skip
+    add(
+        dynamodb,
+        "acme",
+        0,
+        keys.TOTALS_SK,
+        i_total=9_999,
+        i_status_APPROVED=-3,
+        i_res_b19=50,
+        i_res_sum=0.001,
+        **{"r:ghost": 7, "r:pilot-1": 2},
+    )
     add(dynamodb, "acme", 3, keys.TOTALS_SK, i_type_resume=-1, i_priority_low=5)
     shard_1_days = sorted(sk for sk in counter_items(dynamodb, "acme", 1) if sk.startswith("DAY#"))
     dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": keys.counters_pk("acme", 1)}, "sk": {"S": shard_1_days[0]}})

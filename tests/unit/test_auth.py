@@ -59,8 +59,15 @@ def test_admin_holds_every_role_and_members_need_a_role():
         ("[viewer,admin operator]", {"viewer,admin", "operator"}),
         ("viewer,admin", {"viewer,admin"}),
     ],
-    ids=["comma in a list", "space in a list", "leading space in a list", "space in a JSON list",
-         "comma in the string form", "comma then another group", "comma in a plain string"],  # fmt: skip
+    ids=[
+        "comma in a list",
+        "space in a list",
+        "leading space in a list",
+        "space in a JSON list",
+        "comma in the string form",
+        "comma then another group",
+        "comma in a plain string",
+    ],
 )
 def test_a_group_name_is_one_role_whatever_its_commas_or_spaces(groups, roles):
     assert roles_from_claims({"cognito:groups": groups}) == roles

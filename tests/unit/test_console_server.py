@@ -293,9 +293,15 @@ def test_head_has_the_headers_of_get_and_no_body(folder: Path) -> None:
 # ---------------------------------------------------------------- security headers, config.json
 @pytest.mark.parametrize(
     ("path", "method", "status"),
-    [("/console/", "GET", 200), ("/console/assets/logo.png", "GET", 200), ("/console/nope", "GET", 404),
-     ("/console", "GET", 301), ("/", "GET", 302), ("/console/", "DELETE", 405)],
-)  # fmt: skip
+    [
+        ("/console/", "GET", 200),
+        ("/console/assets/logo.png", "GET", 200),
+        ("/console/nope", "GET", 404),
+        ("/console", "GET", 301),
+        ("/", "GET", 302),
+        ("/console/", "DELETE", 405),
+    ],
+)
 def test_every_response_carries_the_security_headers(folder: Path, path: str, method: str, status: int) -> None:
     response = get(load(folder), path, method=method)
 
@@ -313,18 +319,32 @@ def test_every_response_carries_the_security_headers(folder: Path, path: str, me
         (LOCAL, {"sign_in": "local", "api": ""}, None),
         (
             COGNITO,
-            {"sign_in": "cognito", "api": "", "cognito": {"domain": COGNITO["COGNITO_DOMAIN"],
-             "client_id": COGNITO["COGNITO_CLIENT_ID"], "scopes": ["openid", "email", "profile"]}},
+            {
+                "sign_in": "cognito",
+                "api": "",
+                "cognito": {
+                    "domain": COGNITO["COGNITO_DOMAIN"],
+                    "client_id": COGNITO["COGNITO_CLIENT_ID"],
+                    "scopes": ["openid", "email", "profile"],
+                },
+            },
             COGNITO["COGNITO_DOMAIN"],
         ),
         (
             {**OIDC, "OIDC_ISSUER": OIDC["OIDC_ISSUER"] + "/"},
-            {"sign_in": "oidc", "api": "", "oidc": {"issuer": OIDC["OIDC_ISSUER"], "client_id": "console",
-             "scopes": ["openid", "email", "profile"]}},
+            {
+                "sign_in": "oidc",
+                "api": "",
+                "oidc": {
+                    "issuer": OIDC["OIDC_ISSUER"],
+                    "client_id": "console",
+                    "scopes": ["openid", "email", "profile"],
+                },
+            },
             "https://login.example.org",
         ),
     ],
-)  # fmt: skip
+)
 def test_config_json_by_sign_in_mode_and_the_provider_in_the_csp(
     folder: Path, environ: dict[str, str], expected: dict[str, Any], idp: str | None
 ) -> None:

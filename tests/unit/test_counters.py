@@ -1,5 +1,5 @@
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,15 +14,26 @@ from oversight.counters import (
 )
 from oversight.models import Intervention, Status
 
-T0 = datetime(2026, 11, 23, 23, 59, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 23, 59, tzinfo=UTC)
 
 
 def make(**changes):
     fields = dict(
-        id="0b0c56a4-1c56-4b39-9a53-6b7b0b2f1f10", uow_id="u", type="resume", status=Status.PENDING,
-        priority="high", title="t", description="", context={}, required_role="operator", created_by="c",
-        created_at=T0, updated_at=T0, expires_at=T0 + timedelta(hours=1), version=1,
-    )  # fmt: skip
+        id="0b0c56a4-1c56-4b39-9a53-6b7b0b2f1f10",
+        uow_id="u",
+        type="resume",
+        status=Status.PENDING,
+        priority="high",
+        title="t",
+        description="",
+        context={},
+        required_role="operator",
+        created_by="c",
+        created_at=T0,
+        updated_at=T0,
+        expires_at=T0 + timedelta(hours=1),
+        version=1,
+    )
     return Intervention(**{**fields, **changes})
 
 
@@ -34,13 +45,25 @@ def test_created_counts_total_status_type_priority_and_day():
 
 def test_decision_moves_one_count_and_records_resolution_on_the_decision_day():
     before = make()
-    after = make(status=Status.APPROVED, decided_by="ana", decided_at=T0 + timedelta(minutes=2),
-                 resolution_seconds=120.0, version=2)  # fmt: skip
+    after = make(
+        status=Status.APPROVED,
+        decided_by="ana",
+        decided_at=T0 + timedelta(minutes=2),
+        resolution_seconds=120.0,
+        version=2,
+    )
     delta = on_transition(before, after)
     assert delta.totals == Counter(
-        {"i_status_PENDING": -1, "i_status_APPROVED": 1, "i_res_count": 1, "i_res_sum": 120.0,
-         f"i_res_h{bucket_of(120)}_n": 1, f"i_res_h{bucket_of(120)}_s": 120.0, "r:ana": 1}
-    )  # fmt: skip
+        {
+            "i_status_PENDING": -1,
+            "i_status_APPROVED": 1,
+            "i_res_count": 1,
+            "i_res_sum": 120.0,
+            f"i_res_h{bucket_of(120)}_n": 1,
+            f"i_res_h{bucket_of(120)}_s": 120.0,
+            "r:ana": 1,
+        }
+    )
     assert delta.daily == {"2026-11-24": Counter(approved=1)}
 
 

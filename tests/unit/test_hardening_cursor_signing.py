@@ -13,7 +13,10 @@ from oversight.errors import ValidationFailed
 from oversight.store.cursor import decode_cursor, encode_cursor
 
 POSITION = {
-    "pk": "T#acme#INT#1", "sk": "#META", "gsi1pk": "T#acme#INT#S#PENDING", "gsi1sk": "2#2026-11-23T09:00:00.000Z#1"
+    "pk": "T#acme#INT#1",
+    "sk": "#META",
+    "gsi1pk": "T#acme#INT#S#PENDING",
+    "gsi1sk": "2#2026-11-23T09:00:00.000Z#1",
 }
 FILTERS = {"priority": "high", "status": "PENDING"}
 ARGS = dict(expected={"gsi1pk": "T#acme#INT#S#PENDING"}, required=tuple(POSITION), pk_prefix="T#acme#INT#")
@@ -98,8 +101,11 @@ def test_a_cursor_holding_a_lone_surrogate_is_refused_not_a_crash(where):
     """`\\ud800` decodes from JSON but cannot be encoded: it must be a 422
     before anything tries to sign or measure it."""
     position = dict(POSITION)
-    payload = {"p": position, "f": json.loads(base64.urlsafe_b64decode(encode_cursor(POSITION, FILTERS) + "==="))["f"],
-               "s": "x"}  # fmt: skip
+    payload = {
+        "p": position,
+        "f": json.loads(base64.urlsafe_b64decode(encode_cursor(POSITION, FILTERS) + "==="))["f"],
+        "s": "x",
+    }
     if where == "value":
         position["sk"] = "\ud800"
     elif where == "key":

@@ -5,7 +5,7 @@ live writes store (per bucket: count and sum)."""
 import math
 import random
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -15,12 +15,23 @@ from hypothesis import strategies as st
 from oversight.counters import intervention_stats, on_transition
 from oversight.models import Intervention, Status
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PENDING = Intervention(
-    id="0b0c56a4-1c56-4b39-9a53-6b7b0b2f1f10", uow_id="u", type="resume", status=Status.PENDING, priority="high",
-    title="t", description="", context={}, required_role="operator", created_by="c", created_at=T0, updated_at=T0,
-    expires_at=T0 + timedelta(days=30), version=1,
-)  # fmt: skip
+    id="0b0c56a4-1c56-4b39-9a53-6b7b0b2f1f10",
+    uow_id="u",
+    type="resume",
+    status=Status.PENDING,
+    priority="high",
+    title="t",
+    description="",
+    context={},
+    required_role="operator",
+    created_by="c",
+    created_at=T0,
+    updated_at=T0,
+    expires_at=T0 + timedelta(days=30),
+    version=1,
+)
 MAX_MS = 2_592_000_000  # 30 days: the longest an intervention stays open
 QUANTILES = (0.5, 0.95)
 

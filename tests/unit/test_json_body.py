@@ -18,9 +18,18 @@ def refusals(text):
 
 @pytest.mark.parametrize(
     "text",
-    ['{"a":[1,-2.5e-3,true,null,"x"],"b":{}}', '"\\ud83d\\ude00 paired surrogates are an emoji"', "[]", "0", "-0.0",
-     "5e-324", "1.7976931348623157e308", "9" * 308, '{"\\u00e9\\u0000":"\\u2028"}'],
-)  # fmt: skip
+    [
+        '{"a":[1,-2.5e-3,true,null,"x"],"b":{}}',
+        '"\\ud83d\\ude00 paired surrogates are an emoji"',
+        "[]",
+        "0",
+        "-0.0",
+        "5e-324",
+        "1.7976931348623157e308",
+        "9" * 308,
+        '{"\\u00e9\\u0000":"\\u2028"}',
+    ],
+)
 def test_ordinary_json_reads_as_json_loads_reads_it(text):
     assert parse_json_body(text) == json.loads(text)
 

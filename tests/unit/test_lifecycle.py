@@ -1,6 +1,6 @@
 """The state machine and its authorization rules, without any I/O."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -9,7 +9,7 @@ from oversight.errors import Forbidden, InterventionExpired, InvalidTransition
 from oversight.lifecycle import RULES, Action, apply
 from oversight.models import Intervention, Status
 
-NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CREATOR = Principal("creator", "acme", frozenset({"requester"}))
 OPERATOR = Principal("op-1", "acme", frozenset({"operator"}))
 OTHER_OPERATOR = Principal("op-2", "acme", frozenset({"operator"}))

@@ -45,8 +45,17 @@ def dynamodb(emulated_aws: EmulatedAws) -> Any:
 @pytest.fixture
 def table(dynamodb: Any) -> Iterator[str]:
     name = f"emulation-{uuid.uuid4().hex[:8]}"
-    definitions = {"pk": "S", "sk": "S", "gsi1pk": "S", "gsi1sk": "S", "gsi2pk": "S", "gsi2sk": "S",
-                   "gsi3pk": "S", "gsi4pk": "S", "score": "N"}  # fmt: skip
+    definitions = {
+        "pk": "S",
+        "sk": "S",
+        "gsi1pk": "S",
+        "gsi1sk": "S",
+        "gsi2pk": "S",
+        "gsi2sk": "S",
+        "gsi3pk": "S",
+        "gsi4pk": "S",
+        "score": "N",
+    }
     indexes = []
     for index_name, hash_name, range_name, projection in GSIS:
         schema = [{"AttributeName": hash_name, "KeyType": "HASH"}]
@@ -95,11 +104,14 @@ def _random_writes(dynamodb: Any, table: str, rng: random.Random, count: int) ->
             status = rng.choice(["S#OPEN", "S#DONE", "S#LATE"])
             try:
                 dynamodb.update_item(
-                    TableName=table, Key=key,
+                    TableName=table,
+                    Key=key,
                     UpdateExpression="SET gsi1pk = :s, gsi1sk = :o REMOVE gsi3pk",
                     ExpressionAttributeValues={":s": {"S": status}, ":o": {"S": f"{rng.randrange(4)}#{sk}"}},
-                    ConditionExpression="attribute_exists(pk)" if rng.random() < 0.5 else "attribute_exists(sk) OR attribute_not_exists(sk)",
-                )  # fmt: skip
+                    ConditionExpression="attribute_exists(pk)"
+                    if rng.random() < 0.5
+                    else "attribute_exists(sk) OR attribute_not_exists(sk)",
+                )
             except ClientError:
                 pass
         elif roll < 0.75:
@@ -112,30 +124,39 @@ def _random_writes(dynamodb: Any, table: str, rng: random.Random, count: int) ->
                 dynamodb.transact_write_items(
                     TransactItems=[
                         {"Put": {"TableName": table, "Item": _random_item(rng, pk, sk)}},
-                        {"Update": {"TableName": table, "Key": {"pk": {"S": other_pk}, "sk": {"S": other_sk}},
-                                    "UpdateExpression": "SET gsi2pk = :o, gsi2sk = :k",
-                                    "ConditionExpression": "attribute_exists(pk)",
-                                    "ExpressionAttributeValues": {":o": {"S": "owner-9"}, ":k": {"S": "k"}}}},
+                        {
+                            "Update": {
+                                "TableName": table,
+                                "Key": {"pk": {"S": other_pk}, "sk": {"S": other_sk}},
+                                "UpdateExpression": "SET gsi2pk = :o, gsi2sk = :k",
+                                "ConditionExpression": "attribute_exists(pk)",
+                                "ExpressionAttributeValues": {":o": {"S": "owner-9"}, ":k": {"S": "k"}},
+                            }
+                        },
                     ]
-                )  # fmt: skip
+                )
             except ClientError:
                 pass
         else:
             batch = {rng.choice(keys) for _ in range(5)}
             requests = [
-                {"PutRequest": {"Item": _random_item(rng, p, s)}} if rng.random() < 0.7
+                {"PutRequest": {"Item": _random_item(rng, p, s)}}
+                if rng.random() < 0.7
                 else {"DeleteRequest": {"Key": {"pk": {"S": p}, "sk": {"S": s}}}}
                 for p, s in batch
-            ]  # fmt: skip
+            ]
             dynamodb.batch_write_item(RequestItems={table: requests})
 
 
 def _random_query(rng: random.Random, table: str) -> dict[str, Any]:
     index_name, hash_name, range_name, _ = rng.choice([*GSIS, ("", "pk", "sk", "")])
     hash_values = {
-        "pk": [f"P#{n}" for n in range(40)], "gsi1pk": ["S#OPEN", "S#DONE", "S#LATE", "S#NONE"],
-        "gsi2pk": ["owner-0", "owner-1", "owner-2", "owner-9"], "gsi3pk": ["group-0", "group-1"], "gsi4pk": ["scores"],
-    }  # fmt: skip
+        "pk": [f"P#{n}" for n in range(40)],
+        "gsi1pk": ["S#OPEN", "S#DONE", "S#LATE", "S#NONE"],
+        "gsi2pk": ["owner-0", "owner-1", "owner-2", "owner-9"],
+        "gsi3pk": ["group-0", "group-1"],
+        "gsi4pk": ["scores"],
+    }
     names = {"#h": hash_name}
     values: dict[str, Any] = {":h": {"S": rng.choice(hash_values[hash_name])}}
     condition = "#h = :h"
@@ -224,8 +245,12 @@ def test_the_index_kept_by_writes_equals_one_built_afresh(dynamodb: Any, table: 
     from local_runtime.template import ACCOUNT, REGION
 
     rng = random.Random(11)
-    dynamodb.query(TableName=table, IndexName="by_status", KeyConditionExpression="gsi1pk = :s",
-                   ExpressionAttributeValues={":s": {"S": "S#OPEN"}})  # builds the index  # fmt: skip
+    dynamodb.query(
+        TableName=table,
+        IndexName="by_status",
+        KeyConditionExpression="gsi1pk = :s",
+        ExpressionAttributeValues={":s": {"S": "S#OPEN"}},
+    )  # builds the index
     _random_writes(dynamodb, table, rng, 400)
     moto_table = dynamodb_backends[ACCOUNT][REGION].get_table(table)
     kept = partition_index(moto_table)
@@ -238,8 +263,10 @@ def test_the_index_kept_by_writes_equals_one_built_afresh(dynamodb: Any, table: 
         }
 
     def ordered(index: emulation.PartitionIndex) -> dict[str, Any]:
-        return {name: {value: (o.keys, [id(i) for i in o.items]) for value, o in found.items() if o.items}
-                for name, found in index.ordered.items()}  # fmt: skip
+        return {
+            name: {value: (o.keys, [id(i) for i in o.items]) for value, o in found.items() if o.items}
+            for name, found in index.ordered.items()
+        }
 
     assert buckets(kept) == buckets(fresh)
     assert ordered(kept) == ordered(fresh)
@@ -273,15 +300,20 @@ def test_sdk_calls_to_the_emulator_stay_in_process(emulated_aws: EmulatedAws, mo
 def _plain_table(dynamodb: Any, items: int) -> str:
     name = f"plain-{uuid.uuid4().hex[:8]}"
     dynamodb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-    )  # fmt: skip
+    )
     for n in range(0, items, 25):
         dynamodb.batch_write_item(
-            RequestItems={name: [{"PutRequest": {"Item": {"pk": {"S": f"P#{i}"}, "sk": {"S": "S"}, "n": {"N": "0"}}}}
-                                 for i in range(n, min(n + 25, items))]}
-        )  # fmt: skip
+            RequestItems={
+                name: [
+                    {"PutRequest": {"Item": {"pk": {"S": f"P#{i}"}, "sk": {"S": "S"}, "n": {"N": "0"}}}}
+                    for i in range(n, min(n + 25, items))
+                ]
+            }
+        )
     return name
 
 
@@ -344,11 +376,19 @@ def _copies_in_a_transaction(dynamodb: Any, table: str, monkeypatch: pytest.Monk
 
     with monkeypatch.context() as patched:
         patched.setattr(copy, "deepcopy", counted)
-        dynamodb.transact_write_items(TransactItems=[
-            {"Update": {"TableName": table, "Key": {"pk": {"S": "P#1"}, "sk": {"S": "S"}},
-                        "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
-            {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}, "sk": {"S": "S"}}}},
-        ])  # fmt: skip
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "P#1"}, "sk": {"S": "S"}},
+                        "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}, "sk": {"S": "S"}}}},
+            ]
+        )
     return copies[0]
 
 
@@ -389,8 +429,12 @@ def test_the_item_size_check_is_linear_and_still_enforced(dynamodb: Any, monkeyp
     with pytest.raises(ClientError, match="size"):
         dynamodb.put_item(TableName=table, Item={"pk": {"S": "big"}, "sk": {"S": "S"}, "v": {"S": "x" * 410_000}})
     with pytest.raises(ClientError, match="size"):
-        dynamodb.update_item(TableName=table, Key={"pk": {"S": "big"}, "sk": {"S": "S"}}, UpdateExpression="SET w = :w",
-                             ExpressionAttributeValues={":w": {"S": "y" * 20_000}})  # fmt: skip
+        dynamodb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "big"}, "sk": {"S": "S"}},
+            UpdateExpression="SET w = :w",
+            ExpressionAttributeValues={":w": {"S": "y" * 20_000}},
+        )
 
 
 def test_reads_skip_motos_serialiser_and_answer_the_same(
@@ -400,20 +444,34 @@ def test_reads_skip_motos_serialiser_and_answer_the_same(
     import moto.core.responses
     from moto.dynamodb.responses import DynamoHandler
 
-    item = {"pk": {"S": "P#1"}, "sk": {"S": "S#1"}, "gsi1pk": {"S": "S#OPEN"}, "gsi1sk": {"S": "0#01"},
-            "b": {"B": b"\x00\xff"}, "bs": {"BS": [b"\x01"]}, "n": {"N": "1.50"}, "ns": {"NS": ["1", "2"]},
-            "ss": {"SS": ["a"]}, "m": {"M": {"l": {"L": [{"NULL": True}, {"BOOL": False}, {"S": "ü"}]}}}}  # fmt: skip
+    item = {
+        "pk": {"S": "P#1"},
+        "sk": {"S": "S#1"},
+        "gsi1pk": {"S": "S#OPEN"},
+        "gsi1sk": {"S": "0#01"},
+        "b": {"B": b"\x00\xff"},
+        "bs": {"BS": [b"\x01"]},
+        "n": {"N": "1.50"},
+        "ns": {"NS": ["1", "2"]},
+        "ss": {"SS": ["a"]},
+        "m": {"M": {"l": {"L": [{"NULL": True}, {"BOOL": False}, {"S": "ü"}]}}},
+    }
     dynamodb.put_item(TableName=table, Item=item)
     key = {"pk": item["pk"], "sk": item["sk"]}
     reads = [
         lambda: dynamodb.get_item(TableName=table, Key=key),
         lambda: dynamodb.batch_get_item(RequestItems={table: {"Keys": [key]}}),
-        lambda: dynamodb.query(TableName=table, KeyConditionExpression="pk = :p",
-                               ExpressionAttributeValues={":p": item["pk"]}),
-        lambda: dynamodb.query(TableName=table, IndexName="by_status", KeyConditionExpression="gsi1pk = :s",
-                               ExpressionAttributeValues={":s": {"S": "S#OPEN"}}),
+        lambda: dynamodb.query(
+            TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": item["pk"]}
+        ),
+        lambda: dynamodb.query(
+            TableName=table,
+            IndexName="by_status",
+            KeyConditionExpression="gsi1pk = :s",
+            ExpressionAttributeValues={":s": {"S": "S#OPEN"}},
+        ),
         lambda: dynamodb.scan(TableName=table),
-    ]  # fmt: skip
+    ]
     serialisers = [0]
     get_serializer_class = moto.core.responses.get_serializer_class
 
@@ -439,10 +497,23 @@ def test_a_query_reads_only_its_partition(dynamodb: Any, table: str, monkeypatch
     from moto.dynamodb.models.table import Table
 
     for n in range(0, 300, 25):
-        dynamodb.batch_write_item(RequestItems={table: [
-            {"PutRequest": {"Item": {"pk": {"S": f"P#{i % 30}"}, "sk": {"S": f"S#{i}"}, "gsi1sk": {"S": f"{i:04d}"},
-                                     "gsi1pk": {"S": "S#RARE" if i % 100 == 0 else "S#COMMON"}}}}
-            for i in range(n, n + 25)]})  # fmt: skip
+        dynamodb.batch_write_item(
+            RequestItems={
+                table: [
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                "pk": {"S": f"P#{i % 30}"},
+                                "sk": {"S": f"S#{i}"},
+                                "gsi1sk": {"S": f"{i:04d}"},
+                                "gsi1pk": {"S": "S#RARE" if i % 100 == 0 else "S#COMMON"},
+                            }
+                        }
+                    }
+                    for i in range(n, n + 25)
+                ]
+            }
+        )
     looked_at = [0]
     all_items = Table.all_items
 
@@ -463,8 +534,12 @@ def test_a_query_reads_only_its_partition(dynamodb: Any, table: str, monkeypatch
         "KeyConditionExpression": "gsi1pk = :s",
         "ExpressionAttributeValues": {":s": {"S": "S#RARE"}},
     }
-    page = {"IndexName": "by_status", "KeyConditionExpression": "gsi1pk = :s", "Limit": 5,
-            "ExpressionAttributeValues": {":s": {"S": "S#COMMON"}}}  # fmt: skip
+    page = {
+        "IndexName": "by_status",
+        "KeyConditionExpression": "gsi1pk = :s",
+        "Limit": 5,
+        "ExpressionAttributeValues": {":s": {"S": "S#COMMON"}},
+    }
     own = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "P#3"}}}
     assert (items_looked_at(**rare), items_looked_at(**page), items_looked_at(**own)) == (3, 6, 10)
     emulation.INDEXED_QUERIES = False

@@ -19,7 +19,7 @@ from tests.unit.conftest import bare_environment
 
 # Keeps the request it serves in module state, as a resolver does; a request
 # asking to wait holds its environment until a file appears.
-HANDLER = '''
+HANDLER = """
 import os
 import sys
 import time
@@ -51,7 +51,7 @@ def handler(event, context):
         "helper": helper.NAME,
         "runtime_loaded": any(name.startswith("local_runtime") or name == "moto" for name in sys.modules),
     }
-'''
+"""
 
 
 @pytest.fixture
@@ -161,14 +161,16 @@ def test_the_function_s_output_reaches_the_runtime_line_by_line(tmp_path: Path) 
     (folder / "app.py").write_text(
         "import sys\n"
         "def handler(event, context):\n"
-        "    print('{\"level\": \"INFO\", \"message\": \"hello\"}')\n"
+        '    print(\'{"level": "INFO", "message": "hello"}\')\n'
         "    print('to stderr', file=sys.stderr)\n"
         "    return 1\n"
     )
     variables, _ = bare_environment()
     lines: list[tuple[str, str]] = []
     function = LocalFunction(
-        FunctionSpec("PrintingFunction", folder, "app.handler", {}, timeout=3), variables, lambda *line: lines.append(line)
+        FunctionSpec("PrintingFunction", folder, "app.handler", {}, timeout=3),
+        variables,
+        lambda *line: lines.append(line),
     )
     try:
         assert function.invoke({}) == 1
@@ -178,7 +180,10 @@ def test_the_function_s_output_reaches_the_runtime_line_by_line(tmp_path: Path) 
             time.sleep(0.01)
     finally:
         function.stop()
-    assert sorted(lines) == [("PrintingFunction", "to stderr"), ("PrintingFunction", '{"level": "INFO", "message": "hello"}')]
+    assert sorted(lines) == [
+        ("PrintingFunction", "to stderr"),
+        ("PrintingFunction", '{"level": "INFO", "message": "hello"}'),
+    ]
 
 
 def test_a_function_that_cannot_import_fails_its_start_with_the_traceback(make_function: Any) -> None:

@@ -30,7 +30,9 @@ from local_runtime.template import ACCOUNT, REGION, Template
 from tests.unit.test_local_persistence import TEMPLATE as SNAPSHOT_TEMPLATE
 
 # The persistence tests' resources, and a table keyed by binary ids.
-TEMPLATE = SNAPSHOT_TEMPLATE.rstrip() + """
+TEMPLATE = (
+    SNAPSHOT_TEMPLATE.rstrip()
+    + """
   Keys:
     Type: AWS::DynamoDB::Table
     Properties:
@@ -39,6 +41,7 @@ TEMPLATE = SNAPSHOT_TEMPLATE.rstrip() + """
       AttributeDefinitions: [{AttributeName: id, AttributeType: B}]
       KeySchema: [{AttributeName: id, KeyType: HASH}]
 """
+)
 
 
 @pytest.fixture(autouse=True)
@@ -149,9 +152,11 @@ def _put(e: Emulator) -> None:
 
 def _update(e: Emulator) -> None:
     e.dynamodb.update_item(
-        TableName=e.table, Key=_key("seed"), UpdateExpression="ADD n :one SET gsi1pk = :g",
+        TableName=e.table,
+        Key=_key("seed"),
+        UpdateExpression="ADD n :one SET gsi1pk = :g",
         ExpressionAttributeValues={":one": {"N": "1"}, ":g": {"S": "done"}},
-    )  # fmt: skip
+    )
 
 
 def _update_creating(e: Emulator) -> None:
@@ -181,11 +186,17 @@ def _transaction(e: Emulator) -> None:
     e.dynamodb.transact_write_items(
         TransactItems=[
             {"Put": {"TableName": e.table, "Item": _item("t1"), "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Update": {"TableName": e.table, "Key": _key("seed"), "UpdateExpression": "ADD n :one",
-                        "ExpressionAttributeValues": {":one": {"N": "5"}}}},
+            {
+                "Update": {
+                    "TableName": e.table,
+                    "Key": _key("seed"),
+                    "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": "5"}},
+                }
+            },
             {"Delete": {"TableName": e.table, "Key": _key("seed", "OTHER")}},
         ]
-    )  # fmt: skip
+    )
 
 
 def _binary_key_delete(e: Emulator) -> None:
@@ -209,9 +220,11 @@ def test_every_dynamodb_write_path_survives_a_crash(emulator: Emulator, write: A
     assert not emulator.state_dir.joinpath("snapshot.json").exists()
     assert emulator.state() == before
     indexed = emulator.dynamodb.query(
-        TableName=emulator.table, IndexName="gsi1", KeyConditionExpression="gsi1pk = :g",
+        TableName=emulator.table,
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :g",
         ExpressionAttributeValues={":g": {"S": "open"}},
-    )  # fmt: skip
+    )
     assert sorted(item["pk"]["S"] for item in indexed["Items"]) == sorted(
         item["pk"]["S"] for item in before["items"]["Records"] if item.get("gsi1pk") == {"S": "open"}
     )
@@ -228,17 +241,30 @@ def test_a_conditional_failure_journals_nothing_harmful(emulator: Emulator) -> N
         emulator.dynamodb.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": emulator.table, "Item": _item("y")}},
-                {"Update": {"TableName": emulator.table, "Key": _key("x"), "UpdateExpression": "SET v = :v",
-                            "ExpressionAttributeValues": {":v": {"S": "lost"}}}},
-                {"ConditionCheck": {"TableName": emulator.table, "Key": _key("missing"),
-                                    "ConditionExpression": "attribute_exists(pk)"}},
+                {
+                    "Update": {
+                        "TableName": emulator.table,
+                        "Key": _key("x"),
+                        "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"S": "lost"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": emulator.table,
+                        "Key": _key("missing"),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
             ]
-        )  # fmt: skip
+        )
     with pytest.raises(ClientError):
         emulator.dynamodb.delete_item(
-            TableName=emulator.table, Key=_key("x"), ConditionExpression="v = :v",
+            TableName=emulator.table,
+            Key=_key("x"),
+            ConditionExpression="v = :v",
             ExpressionAttributeValues={":v": {"S": "other"}},
-        )  # fmt: skip
+        )
 
     emulator.restart()
 
@@ -249,10 +275,11 @@ def test_tables_outside_the_template_are_not_journaled(emulator: Emulator) -> No
     emulator.start()
     other = f"other-{uuid.uuid4().hex[:8]}"
     emulator.dynamodb.create_table(
-        TableName=other, BillingMode="PAY_PER_REQUEST",
+        TableName=other,
+        BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )  # fmt: skip
+    )
     emulator.dynamodb.put_item(TableName=other, Item={"pk": {"S": "x"}})
     emulator.crash()
 
@@ -279,9 +306,11 @@ def test_sqs_sends_receives_and_deletes_survive_a_crash(emulator: Emulator) -> N
     assert emulator.state() == before
     # in flight when it crashed: delivered again, its earlier receive still counted
     again = sqs.receive_message(
-        QueueUrl=emulator.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        QueueUrl=emulator.queue_url,
+        MaxNumberOfMessages=10,
+        MessageSystemAttributeNames=["ApproximateReceiveCount"],
         MessageAttributeNames=["All"],
-    )["Messages"]  # fmt: skip
+    )["Messages"]
     assert sorted((m["Body"], m["Attributes"]["ApproximateReceiveCount"]) for m in again) == [
         ("three", "1"),
         ("two", "2"),
@@ -381,9 +410,11 @@ def test_replaying_over_a_state_that_holds_it_changes_nothing(emulator: Emulator
     _update(emulator)
     _batch(emulator)
     emulator.dynamodb.update_item(
-        TableName=emulator.table, Key=_key("counter"), UpdateExpression="ADD n :one",
+        TableName=emulator.table,
+        Key=_key("counter"),
+        UpdateExpression="ADD n :one",
         ExpressionAttributeValues={":one": {"N": "1"}},
-    )  # fmt: skip
+    )
     emulator.sqs.send_message(QueueUrl=emulator.queue_url, MessageBody="m")
     emulator.sqs.receive_message(QueueUrl=emulator.queue_url)
     emulator.s3.put_object(Bucket=emulator.bucket, Key="k", Body=b"v")

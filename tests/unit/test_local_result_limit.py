@@ -14,10 +14,10 @@ import pytest
 from werkzeug.test import Client
 
 from local_runtime.invocation import LocalFunction
-from tests.unit.conftest import bare_environment
 from local_runtime.routing import Router
 from local_runtime.server import HttpApi
 from local_runtime.template import FunctionSpec, Template
+from tests.unit.conftest import bare_environment
 
 TEMPLATE = """
 Resources:

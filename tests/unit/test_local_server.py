@@ -466,8 +466,9 @@ def test_an_sdk_call_signed_in_its_header_passes_and_an_anonymous_listing_does_n
     signed: dict[str, Any] = {}
 
     def capture(request: Any, **_: Any) -> Any:
-        signed.update(url=request.url, headers={k: v.decode() if isinstance(v, bytes) else v
-                                                for k, v in request.headers.items()})  # fmt: skip
+        signed.update(
+            url=request.url, headers={k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+        )
         raise _Captured
 
     sdk = s3_client()

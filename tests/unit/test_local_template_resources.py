@@ -50,8 +50,6 @@ Resources:
 """
 
 
-
-
 @pytest.fixture
 def template(tmp_path: Path, emulated_aws: EmulatedAws) -> Template:
     token = uuid.uuid4().hex[:8]
@@ -61,7 +59,9 @@ def template(tmp_path: Path, emulated_aws: EmulatedAws) -> Template:
     return loaded
 
 
-def test_queues_are_created_with_their_attributes_and_redrive_policy(emulated_aws: EmulatedAws, template: Template) -> None:
+def test_queues_are_created_with_their_attributes_and_redrive_policy(
+    emulated_aws: EmulatedAws, template: Template
+) -> None:
     sqs = emulated_aws.client("sqs")
 
     attributes = sqs.get_queue_attributes(QueueUrl=template.resolve({"Ref": "Jobs"}), AttributeNames=["All"])[
@@ -77,18 +77,23 @@ def test_queues_are_created_with_their_attributes_and_redrive_policy(emulated_aw
 def test_a_fifo_queue_gets_the_suffix_aws_requires(emulated_aws: EmulatedAws, template: Template) -> None:
     url = template.resolve({"Ref": "Ordered"})
 
-    attributes = emulated_aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["FifoQueue"])["Attributes"]
+    attributes = emulated_aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["FifoQueue"])[
+        "Attributes"
+    ]
 
     assert url.endswith("/Ordered.fifo")
     assert attributes["FifoQueue"] == "true"
 
 
-def test_functions_get_the_emulators_queue_url_and_the_buckets_name(emulated_aws: EmulatedAws, template: Template) -> None:
+def test_functions_get_the_emulators_queue_url_and_the_buckets_name(
+    emulated_aws: EmulatedAws, template: Template
+) -> None:
     worker = next(spec for spec in template.functions() if spec.logical_id == "WorkerFunction")
 
     assert worker.environment["JOB_QUEUE_URL"].startswith(f"{emulated_aws.endpoint}/")
-    assert emulated_aws.client("sqs").get_queue_url(QueueName=template.physical_name("Jobs"))["QueueUrl"] == (
-        worker.environment["JOB_QUEUE_URL"]
+    assert (
+        emulated_aws.client("sqs").get_queue_url(QueueName=template.physical_name("Jobs"))["QueueUrl"]
+        == (worker.environment["JOB_QUEUE_URL"])
     )
     assert worker.environment["JOB_QUEUE_ARN"] == f"arn:aws:sqs:us-east-1:123456789012:{template.physical_name('Jobs')}"
     bucket = worker.environment["OUTPUT_BUCKET"]

@@ -162,7 +162,11 @@ def test_roles_are_comma_or_space_separated(roles: str, expected: list[str]) -> 
         ({"roles": ""}, "ROLES (--roles)", "is empty"),
         ({"roles": " , "}, "ROLES (--roles)", "is empty"),
         ({"roles": "operator,super user!"}, "ROLES (--roles)", "'user!', which is not a role name"),
-        ({"roles": "Admin"}, "ROLES (--roles)", "did you mean 'admin'? (the roles are admin, operator, requester, viewer)"),
+        (
+            {"roles": "Admin"},
+            "ROLES (--roles)",
+            "did you mean 'admin'? (the roles are admin, operator, requester, viewer)",
+        ),
         ({"tenant": ""}, "TENANT (--tenant)", "is empty"),
         ({"tenant": "acme/other"}, "TENANT (--tenant)", "not a tenant id"),
         ({"sub": ""}, "SUB (--sub)", "is empty"),

@@ -14,9 +14,9 @@ import pytest
 
 from local_runtime.aws import EmulatedAws
 from local_runtime.invocation import LocalFunction
-from tests.unit.conftest import bare_environment
 from local_runtime.template import Template
 from local_runtime.workers import QueuePoller, ScheduleRunner, queue_sources, rate_seconds, schedule_sources
+from tests.unit.conftest import bare_environment
 
 TEMPLATE = """
 Resources:
@@ -60,7 +60,7 @@ Resources:
 
 # Records every batch it gets; fails the messages that ask to, or the whole
 # batch (raising, or naming a message it was not given).
-CONSUMER = '''
+CONSUMER = """
 import json
 from pathlib import Path
 
@@ -79,9 +79,9 @@ def handler(event, context):
         {"itemIdentifier": record["messageId"]}
         for record, body in zip(event["Records"], bodies) if body.get("fail")
     ]}
-'''
+"""
 
-TICKER = '''
+TICKER = """
 import json
 from pathlib import Path
 
@@ -91,9 +91,7 @@ SEEN = Path(__file__).with_name("seen.jsonl")
 def handler(event, context):
     with SEEN.open("a") as seen:
         seen.write(json.dumps(event) + "\\n")
-'''
-
-
+"""
 
 
 @pytest.fixture
@@ -123,7 +121,9 @@ def batches(function: LocalFunction) -> list[Any]:
 
 def send(emulated_aws: EmulatedAws, template: Template, logical_id: str, *bodies: dict[str, Any]) -> None:
     for body in bodies:
-        emulated_aws.client("sqs").send_message(QueueUrl=template.resolve({"Ref": logical_id}), MessageBody=json.dumps(body))
+        emulated_aws.client("sqs").send_message(
+            QueueUrl=template.resolve({"Ref": logical_id}), MessageBody=json.dumps(body)
+        )
 
 
 def queue_depth(emulated_aws: EmulatedAws, template: Template, logical_id: str) -> int:
@@ -245,8 +245,13 @@ def test_every_schedule_runs_at_the_configured_interval(
 
 @pytest.mark.parametrize(
     ("expression", "seconds"),
-    [("rate(1 minute)", 60), ("rate(5 minutes)", 300), ("rate(2 hours)", 7200), ("rate(1 day)", 86400),
-     ("cron(0 3 * * ? *)", None)],
+    [
+        ("rate(1 minute)", 60),
+        ("rate(5 minutes)", 300),
+        ("rate(2 hours)", 7200),
+        ("rate(1 day)", 86400),
+        ("cron(0 3 * * ? *)", None),
+    ],
 )
 def test_rate_expressions(expression: str, seconds: int | None) -> None:
     assert rate_seconds(expression) == seconds

@@ -92,8 +92,12 @@ def test_the_worker_consumes_only_the_job_queue():
     queue); a Deny narrows it to the job queue."""
     (deny,) = [s for s in statements("RunJobFunction") if s["Effect"] == "Deny" and "sqs:ReceiveMessage" in s["Action"]]
     assert deny["NotResource"] == {"Fn::GetAtt": ["JobQueue", "Arn"]}
-    assert set(deny["Action"]) == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-                                   "sqs:GetQueueAttributes"}  # fmt: skip
+    assert set(deny["Action"]) == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    }
 
 
 def test_only_functions_that_delete_hold_delete_item():
@@ -126,7 +130,9 @@ def test_stats_function_reads_only_counters():
     """The counter shards (BatchGetItem) and the top responders (a Query of gsi4)."""
     batch, query = allows("ReadStatsFunction")
     assert batch["Action"] == ["dynamodb:BatchGetItem"]
-    assert query["Action"] == ["dynamodb:Query"] and query["Resource"] == {"Fn::Sub": "${OversightTable.Arn}/index/gsi4"}
+    assert query["Action"] == ["dynamodb:Query"] and query["Resource"] == {
+        "Fn::Sub": "${OversightTable.Arn}/index/gsi4"
+    }
 
 
 # ---------------------------------------------------------------- settings kept
@@ -175,9 +181,10 @@ def test_api_is_throttled_and_access_logged_to_a_log_group_with_retention():
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=by_id)
 def test_every_function_logs_to_its_own_log_group_with_retention(spec):
     (group,) = [
-        props for props in (g["Properties"] for g in LOG_GROUPS.values())
+        props
+        for props in (g["Properties"] for g in LOG_GROUPS.values())
         if props["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{spec.logical_id}}}"}
-    ]  # fmt: skip
+    ]
     assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     assert TEMPLATE.doc["Parameters"]["LogRetentionDays"]["Default"] in (30, "30")
 
@@ -192,8 +199,9 @@ def test_one_error_and_one_throttle_alarm_per_function(spec, metric):
 
 
 def test_a_message_in_the_dead_letter_queue_raises_an_alarm():
-    (alarm,) = alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible",
-                         {"Fn::GetAtt": ["JobDeadLetterQueue", "QueueName"]}).values()  # fmt: skip
+    (alarm,) = alarms_on(
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"Fn::GetAtt": ["JobDeadLetterQueue", "QueueName"]}
+    ).values()
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
     assert alarm["Statistic"] == "Maximum"
 
@@ -318,9 +326,10 @@ def test_cognito_users_cannot_sign_themselves_up():
 
 def test_the_output_bucket_refuses_requests_without_tls():
     (bucket_policy,) = [
-        r["Properties"] for r in TEMPLATE.of_type("AWS::S3::BucketPolicy").values()
+        r["Properties"]
+        for r in TEMPLATE.of_type("AWS::S3::BucketPolicy").values()
         if r["Properties"]["Bucket"] == {"Ref": "OutputBucket"}
-    ]  # fmt: skip
+    ]
     (deny,) = [s for s in bucket_policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
     assert deny["Principal"] == "*" and as_list(deny["Action"]) == ["s3:*"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -124,6 +124,9 @@ def test_the_console_has_its_log_group_alarms_and_dashboard_lines() -> None:
     groups = [r["Properties"] for r in TEMPLATE.of_type("AWS::Logs::LogGroup").values()]
     assert {"Fn::Sub": "/aws/lambda/${ConsoleFunction}"} in [g["LogGroupName"] for g in groups]
     alarms = [a["Properties"] for a in TEMPLATE.of_type("AWS::CloudWatch::Alarm").values()]
-    on_console = [a["MetricName"] for a in alarms if {"Name": "FunctionName", "Value": {"Ref": "ConsoleFunction"}}
-                  in a.get("Dimensions", [])]  # fmt: skip
+    on_console = [
+        a["MetricName"]
+        for a in alarms
+        if {"Name": "FunctionName", "Value": {"Ref": "ConsoleFunction"}} in a.get("Dimensions", [])
+    ]
     assert sorted(on_console) == ["Errors", "Throttles"]

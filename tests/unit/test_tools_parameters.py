@@ -1,6 +1,6 @@
 """Parameter validation of the built-in tools: what POST /jobs answers 422."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -25,11 +25,17 @@ def test_export_defaults_to_jsonl_of_everything():
 
 
 def test_export_accepts_a_format_a_status_and_a_range():
-    params = valid("export_interventions", {"format": "csv", "status": "APPROVED",
-                                            "created_from": "2026-11-01T00:00:00Z",
-                                            "created_to": "2026-11-02T01:00:00+01:00"})  # fmt: skip
+    params = valid(
+        "export_interventions",
+        {
+            "format": "csv",
+            "status": "APPROVED",
+            "created_from": "2026-11-01T00:00:00Z",
+            "created_to": "2026-11-02T01:00:00+01:00",
+        },
+    )
     assert params.format == "csv" and params.status.value == "APPROVED"
-    assert params.created_to == datetime(2026, 11, 2, tzinfo=timezone.utc)
+    assert params.created_to == datetime(2026, 11, 2, tzinfo=UTC)
     dumped = params.model_dump(mode="json")  # one canonical form whatever the offset given
     assert (dumped["created_from"], dumped["created_to"]) == ("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z")
 
@@ -106,8 +112,10 @@ def test_http_post_allows_nothing_when_the_setting_is_empty_or_missing(allow, mo
     assert errors("http_post", {"url": "https://hooks.example.com/", "json": {}})[0][0] == ["url"]
 
 
-@pytest.mark.parametrize("entry", ["hooks.example.com:http", "hooks.example.com:70000", "hooks.example.com/path",
-                                   "user@hooks.example.com", ":8080"])  # fmt: skip
+@pytest.mark.parametrize(
+    "entry",
+    ["hooks.example.com:http", "hooks.example.com:70000", "hooks.example.com/path", "user@hooks.example.com", ":8080"],
+)
 def test_a_malformed_allow_list_refuses_everything_with_a_clear_message(allow, entry):
     allow(f"hooks.example.com, {entry}")
     [(loc, message)] = errors("http_post", {"url": "https://hooks.example.com/", "json": {}})
@@ -116,8 +124,12 @@ def test_a_malformed_allow_list_refuses_everything_with_a_clear_message(allow, e
 
 def test_http_post_parameters_keep_the_name_json(allow):
     params = valid("http_post", {"url": "https://hooks.example.com/", "json": None})
-    assert params.model_dump(mode="json") == {"url": "https://hooks.example.com/", "json": None, "headers": {},
-                                              "timeout_seconds": 10}  # fmt: skip
+    assert params.model_dump(mode="json") == {
+        "url": "https://hooks.example.com/",
+        "json": None,
+        "headers": {},
+        "timeout_seconds": 10,
+    }
     assert errors("http_post", {"url": "https://hooks.example.com/"}) == [(["json"], "Field required")]
     assert errors("http_post", {"url": "https://hooks.example.com/", "json": 1, "payload": 1})[0][0] == ["payload"]
 

@@ -36,12 +36,17 @@ def test_built_in_tools_describe_themselves_for_get_tools():
 
 def test_the_decorator_registers_and_returns_the_function_unchanged():
     registry = ToolRegistry()
-    decorated = registry.tool(name="greet", description="Say hello", parameters=Greeting, timeout_seconds=5,
-                              cacheable=True)(greet)  # fmt: skip
+    decorated = registry.tool(
+        name="greet", description="Say hello", parameters=Greeting, timeout_seconds=5, cacheable=True
+    )(greet)
     assert decorated is greet
     registered = registry.get("greet")
     assert (registered.name, registered.description, registered.timeout_seconds, registered.cacheable) == (
-        "greet", "Say hello", 5, True)  # fmt: skip
+        "greet",
+        "Say hello",
+        5,
+        True,
+    )
     assert registered.schema() == Greeting.model_json_schema()
     ctx = RecordingRunContext()
     assert registered.run(registered.parameters.model_validate({"name": "ana"}), ctx) == {"hello": "ana"}
@@ -81,8 +86,15 @@ class Lenient(BaseModel):
     ],
 )
 def test_a_tool_must_be_well_formed(fields, error):
-    spec = {"name": "greet", "description": "d", "parameters": Greeting, "timeout_seconds": 5, "cacheable": False,
-            "run": greet, **fields}  # fmt: skip
+    spec = {
+        "name": "greet",
+        "description": "d",
+        "parameters": Greeting,
+        "timeout_seconds": 5,
+        "cacheable": False,
+        "run": greet,
+        **fields,
+    }
     with pytest.raises((TypeError, ValueError), match=error):
         Tool(**spec)
 
@@ -140,8 +152,15 @@ def test_cancellation_can_be_flipped_or_scheduled():
 # ------------------------------------------------- required role, redaction
 def test_the_decorator_passes_a_required_role_and_a_redaction():
     registry = ToolRegistry()
-    registry.tool(name="greet", description="Say hello", parameters=Greeting, timeout_seconds=5, cacheable=False,
-                  required_role="legal", redact=lambda p: {**p, "name": "[redacted]"})(greet)  # fmt: skip
+    registry.tool(
+        name="greet",
+        description="Say hello",
+        parameters=Greeting,
+        timeout_seconds=5,
+        cacheable=False,
+        required_role="legal",
+        redact=lambda p: {**p, "name": "[redacted]"},
+    )(greet)
     registered = registry.get("greet")
     assert registered.required_role == "legal"
     assert registered.shown_parameters({"name": "ana"}) == {"name": "[redacted]"}
@@ -157,14 +176,28 @@ def test_a_required_role_must_be_a_role_name(role):
 
 def test_http_post_redacts_header_values_named_like_secrets():
     http_post = get_tool("http_post")
-    headers = {"Authorization": "a", "proxy-authorization": "b", "Cookie": "c", "X-Api-Key": "d",
-               "X-Auth-Token": "e", "X-Client-Secret": "f", "X-Hub-Signature-256": "g", "X-Trace": "visible",
-               "Content-Type": "text/plain"}  # fmt: skip
+    headers = {
+        "Authorization": "a",
+        "proxy-authorization": "b",
+        "Cookie": "c",
+        "X-Api-Key": "d",
+        "X-Auth-Token": "e",
+        "X-Client-Secret": "f",
+        "X-Hub-Signature-256": "g",
+        "X-Trace": "visible",
+        "Content-Type": "text/plain",
+    }
     shown = http_post.shown_parameters({"url": "https://h/", "json": {}, "timeout_seconds": 10, "headers": headers})
     assert shown["headers"] == {
-        "Authorization": "[redacted]", "proxy-authorization": "[redacted]", "Cookie": "[redacted]",
-        "X-Api-Key": "[redacted]", "X-Auth-Token": "[redacted]", "X-Client-Secret": "[redacted]",
-        "X-Hub-Signature-256": "[redacted]", "X-Trace": "visible", "Content-Type": "text/plain",
-    }  # fmt: skip
+        "Authorization": "[redacted]",
+        "proxy-authorization": "[redacted]",
+        "Cookie": "[redacted]",
+        "X-Api-Key": "[redacted]",
+        "X-Auth-Token": "[redacted]",
+        "X-Client-Secret": "[redacted]",
+        "X-Hub-Signature-256": "[redacted]",
+        "X-Trace": "visible",
+        "Content-Type": "text/plain",
+    }
     unchanged = {"url": "https://h/", "json": {}, "headers": {"X-Trace": "v"}}
     assert http_post.shown_parameters(unchanged) == unchanged

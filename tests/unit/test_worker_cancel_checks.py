@@ -4,7 +4,7 @@ run reads the store rarely."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,9 +20,16 @@ class FakeStore:
 
     def get(self, tenant: str, job_id: str) -> Job:
         self.gets += 1
-        return Job(id=job_id, tool="test_wait", parameters={}, status=JobStatus.RUNNING, submitted_by="agent-7",
-                   created_at=datetime(2026, 11, 23, tzinfo=timezone.utc), attempts=1,
-                   cancel_requested=self.now() >= self.cancel_at)  # fmt: skip
+        return Job(
+            id=job_id,
+            tool="test_wait",
+            parameters={},
+            status=JobStatus.RUNNING,
+            submitted_by="agent-7",
+            created_at=datetime(2026, 11, 23, tzinfo=UTC),
+            attempts=1,
+            cancel_requested=self.now() >= self.cancel_at,
+        )
 
 
 class FakeMonotonic:

@@ -33,9 +33,7 @@ def json_response(status: int, model: ModelT) -> Response[ModelT]:
 
 
 def _error_body(error: OversightError) -> str:
-    return ErrorBody(code=error.code, message=error.message, details=error.details).model_dump_json(
-        exclude_none=True
-    )
+    return ErrorBody(code=error.code, message=error.message, details=error.details).model_dump_json(exclude_none=True)
 
 
 def error_response(error: OversightError) -> Response:
@@ -78,7 +76,9 @@ def _on_dependency_fault(fault: ServiceUnavailable, cause: Exception) -> Respons
         "dependency fault; answered 503",
         extra={"operation": fault.operation, "error_code": fault.error_code, "error": str(cause)},
     )
-    metrics.add_metric(name="DependencyThrottled" if fault.throttled else "DependencyUnavailable", unit="Count", value=1)
+    metrics.add_metric(
+        name="DependencyThrottled" if fault.throttled else "DependencyUnavailable", unit="Count", value=1
+    )
     answer = ServiceUnavailable(
         f"{fault.message}; correlation id {correlation_id}",
         throttled=fault.throttled,
@@ -152,7 +152,9 @@ def _authorizer_claims(event: dict[str, Any]) -> tuple[dict[str, Any] | None, li
     return jwt.get("claims"), list(jwt.get("scopes") or [])
 
 
-def api_handler(app: APIGatewayHttpResolver, *, public: bool = False) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def api_handler(
+    app: APIGatewayHttpResolver, *, public: bool = False
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point of an API function: logging with the request's
     correlation id, tracing, metrics; then size limit, caller identity, routing."""
 

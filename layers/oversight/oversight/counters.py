@@ -22,9 +22,9 @@ from enum import StrEnum
 from oversight.models import (
     DailyFigures,
     Intervention,
-    Job,
     InterventionStats,
     InterventionType,
+    Job,
     JobStats,
     JobStatus,
     Priority,
@@ -123,9 +123,13 @@ class CounterDelta:
 def on_created(iv: Intervention) -> CounterDelta:
     delta = CounterDelta()
     delta.totals.update(
-        {"i_total": 1, f"i_status_{iv.status.value}": 1, f"i_type_{iv.type.value}": 1,
-         f"i_priority_{iv.priority.value}": 1}
-    )  # fmt: skip
+        {
+            "i_total": 1,
+            f"i_status_{iv.status.value}": 1,
+            f"i_type_{iv.type.value}": 1,
+            f"i_priority_{iv.priority.value}": 1,
+        }
+    )
     delta.add_daily(iv.created_at.date().isoformat(), "created")
     return delta
 

@@ -94,8 +94,9 @@ class ServiceUnavailable(OversightError):
 
     status, code = 503, "service_unavailable"
 
-    def __init__(self, message: str, *, throttled: bool, retry_after_seconds: int = 1, operation: str = "",
-                 error_code: str = "") -> None:  # fmt: skip
+    def __init__(
+        self, message: str, *, throttled: bool, retry_after_seconds: int = 1, operation: str = "", error_code: str = ""
+    ) -> None:
         super().__init__(message)
         self.throttled = throttled
         self.retry_after_seconds = retry_after_seconds

@@ -7,9 +7,9 @@ taken from the record is marked as a replay (oversight.replays)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import json
 import uuid
+from collections.abc import Callable
 from functools import cache, wraps
 from typing import Any, TypeVar
 
@@ -48,9 +48,7 @@ class IdempotentCommand(BaseModel):
 
 @cache
 def _persistence() -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(
-        table_name=settings().idempotency_table_name, boto3_client=dynamodb_client()
-    )
+    return DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name, boto3_client=dynamodb_client())
 
 
 @cache
@@ -110,9 +108,7 @@ def run_idempotent(
         logger.warning("idempotency record not completed; answering the committed result")
         return produced[0]
     except IdempotencyValidationError as exc:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used with a different request body"
-        ) from exc
+        raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body") from exc
     except IdempotencyAlreadyInProgressError as exc:
         raise Conflict("A request with this Idempotency-Key is still in progress; retry shortly") from exc
     if not produced:  # the function did not run: the stored result answered

@@ -11,7 +11,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from oversight import clock
 from oversight.auth import REQUESTER, Principal
 from oversight.errors import Conflict, IdempotencyKeyReused, InterventionNotFound, RecordExists, VersionConflict
-from oversight.models.common import canonical_json
 from oversight.lifecycle import Action, apply
 from oversight.models import (
     CreateInterventionRequest,
@@ -23,6 +22,7 @@ from oversight.models import (
     ListInterventionsQuery,
     Status,
 )
+from oversight.models.common import canonical_json
 from oversight.observability import logger, metrics
 from oversight.store import get_intervention_store
 
@@ -75,9 +75,7 @@ def _create_once(command: Any) -> Intervention:
         if existing is None:  # made, then purged by retention: the key is older than its record
             raise IdempotencyKeyReused("This Idempotency-Key belongs to a record that no longer exists") from None
         if not _made_from(existing, request):
-            raise IdempotencyKeyReused(
-                "This Idempotency-Key was already used with a different request body"
-            ) from None
+            raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body") from None
         logger.warning("keyed create found the record of an earlier run", extra={"intervention_id": existing.id})
         return existing
 
@@ -108,9 +106,7 @@ def _create(
         version=1,
         **{**request.model_dump(exclude={"expires_in_seconds"}), "context": canonical_json(request.context)},
     )
-    event = InterventionEvent(
-        at=now, actor=creator, action="created", from_status=None, to_status=Status.PENDING
-    )
+    event = InterventionEvent(at=now, actor=creator, action="created", from_status=None, to_status=Status.PENDING)
     get_intervention_store().create(tenant, intervention, event)
     metrics.add_metric(name="InterventionCreated", unit=MetricUnit.Count, value=1)
     logger.info(

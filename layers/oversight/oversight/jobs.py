@@ -25,13 +25,12 @@ from oversight.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from oversight.models.common import canonical_json
 from oversight.lifecycle import Action
 from oversight.models import (
     ApprovalOptions,
+    Intervention,
     InterventionEvent,
     InterventionType,
-    Intervention,
     Job,
     JobLogPage,
     JobPage,
@@ -43,6 +42,7 @@ from oversight.models import (
     ToolInfo,
     ToolList,
 )
+from oversight.models.common import canonical_json
 from oversight.observability import logger, metrics
 from oversight.store.base import LinkedWrite
 from oversight.store.faults import dependency_fault
@@ -93,11 +93,17 @@ def list_tools(principal: Principal) -> ToolList:
     principal.require_member()
     return ToolList(
         items=[
-            ToolInfo(name=t.name, description=t.description, parameters_schema=t.schema(), cacheable=t.cacheable,
-                     timeout_seconds=t.timeout_seconds, required_role=t.required_role)
+            ToolInfo(
+                name=t.name,
+                description=t.description,
+                parameters_schema=t.schema(),
+                cacheable=t.cacheable,
+                timeout_seconds=t.timeout_seconds,
+                required_role=t.required_role,
+            )
             for t in all_tools()
         ]
-    )  # fmt: skip
+    )
 
 
 def _known_tool(request: SubmitJobRequest) -> Tool:
@@ -171,20 +177,30 @@ def _submitted(tenant: str, caller: str, request: SubmitJobRequest, ids: tuple[s
     store = get_job_store()
     now = clock.now()
     job_id, intervention_id = ids
-    job = Job(id=job_id, tool=tool.name, parameters=parameters, status=JobStatus.PENDING,
-              submitted_by=caller, created_at=now)  # fmt: skip
+    job = Job(
+        id=job_id, tool=tool.name, parameters=parameters, status=JobStatus.PENDING, submitted_by=caller, created_at=now
+    )
 
     if request.requires_approval:
         job = job.model_copy(update={"status": JobStatus.AWAITING_APPROVAL, "intervention_id": intervention_id})
         options = request.approval or ApprovalOptions()
         intervention = Intervention(
-            id=job.intervention_id, uow_id=f"job:{job.id}", type=InterventionType.APPROVAL, status=Status.PENDING,
-            priority=options.priority, title=options.title or f"Approve running {tool.name}",
+            id=job.intervention_id,
+            uow_id=f"job:{job.id}",
+            type=InterventionType.APPROVAL,
+            status=Status.PENDING,
+            priority=options.priority,
+            title=options.title or f"Approve running {tool.name}",
             description=f"Job {job.id} waits for approval to run the tool {tool.name}.",
             context={"job_id": job.id, "tool": tool.name, "parameters": tool.shown_parameters(parameters)},
-            required_role=options.required_role, created_by=caller, created_at=now, updated_at=now,
-            expires_at=now + timedelta(seconds=options.expires_in_seconds), job_id=job.id, version=1,
-        )  # fmt: skip
+            required_role=options.required_role,
+            created_by=caller,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + timedelta(seconds=options.expires_in_seconds),
+            job_id=job.id,
+            version=1,
+        )
         event = InterventionEvent(at=now, actor=caller, action="created", from_status=None, to_status=Status.PENDING)
         store.create_gated(tenant, job, intervention, event)
         metrics.add_metric(name="JobAwaitingApproval", unit=MetricUnit.Count, value=1)
@@ -195,9 +211,16 @@ def _submitted(tenant: str, caller: str, request: SubmitJobRequest, ids: tuple[s
         if cached is not None:
             source, result = cached
             job = job.model_copy(
-                update={"status": JobStatus.COMPLETED, "cached": True, "cached_from": source, "result": result,
-                        "started_at": now, "finished_at": now, "duration_seconds": 0.0}
-            )  # fmt: skip
+                update={
+                    "status": JobStatus.COMPLETED,
+                    "cached": True,
+                    "cached_from": source,
+                    "result": result,
+                    "started_at": now,
+                    "finished_at": now,
+                    "duration_seconds": 0.0,
+                }
+            )
             store.create(tenant, job)
             metrics.add_metric(name="JobCacheHit", unit=MetricUnit.Count, value=1)
             return job
@@ -240,7 +263,9 @@ def get_job(principal: Principal, job_id: str) -> Job:
     return _presented(principal.tenant, job)
 
 
-def list_jobs(principal: Principal, status: JobStatus | None, tool: str | None, limit: int, cursor: str | None) -> JobPage:
+def list_jobs(
+    principal: Principal, status: JobStatus | None, tool: str | None, limit: int, cursor: str | None
+) -> JobPage:
     principal.require_member()
     items, next_cursor = get_job_store().list(principal.tenant, status, tool, limit, cursor)
     return JobPage(items=[_presented(principal.tenant, j) for j in items], next_cursor=next_cursor)
@@ -327,6 +352,7 @@ def _queue(tenant: str, job: Job) -> None:
         if dependency_fault(error) is None:
             logger.exception("job stored but not queued; the sweep will queue it", extra={"job_id": job.id})
         else:
-            logger.warning("job stored but not queued; the sweep will queue it",
-                           extra={"job_id": job.id, "error": str(error)})  # fmt: skip
+            logger.warning(
+                "job stored but not queued; the sweep will queue it", extra={"job_id": job.id, "error": str(error)}
+            )
         metrics.add_metric(name="JobQueueDeferred", unit=MetricUnit.Count, value=1)

@@ -71,6 +71,7 @@ def run_sweep(remaining_ms: Callable[[], int], store: InterventionStore | None =
     _drain(store.due_for_expiry, expire, time_left)
     _drain(get_job_store().overdue_runs, fail_dead_run, time_left)
     _drain(get_job_store().stale_pending, requeue, time_left)
+
     def purge_job(tenant: str, job_id: str) -> None:
         get_job_store().purge(tenant, job_id, clock.now())
         report.purged_jobs += 1

@@ -78,7 +78,9 @@ class JobRunContext:
     def log(self, level: str, message: str) -> None:
         with self._lock:
             self._seq += 1
-            self._lines.append((self._seq, JobLogLine(at=clock.now(), level=level.upper(), message=str(message)[:8192])))
+            self._lines.append(
+                (self._seq, JobLogLine(at=clock.now(), level=level.upper(), message=str(message)[:8192]))
+            )
             full = len(self._lines) >= _LOG_FLUSH_LINES
         if full:
             self.flush_logs()
@@ -179,8 +181,14 @@ def _result(outcome: _Outcome, outputs: list[OutputFile]) -> JobResult:
         value, cut_value = _cap(encoded)[0], True
     else:
         value = json.loads(encoded)
-    return JobResult(return_value=value, stdout=stdout, stderr=stderr, truncated=cut_out or cut_err or cut_value,
-                     outputs=outputs, error=outcome.error)  # fmt: skip
+    return JobResult(
+        return_value=value,
+        stdout=stdout,
+        stderr=stderr,
+        truncated=cut_out or cut_err or cut_value,
+        outputs=outputs,
+        error=outcome.error,
+    )
 
 
 def run_job(tenant: str, job_id: str) -> JobStatus | None:
@@ -199,8 +207,15 @@ def run_job(tenant: str, job_id: str) -> JobStatus | None:
         logger.info("nothing to run", extra={"job_id": job_id, "status": job.status if job else None})
         return None
     now = clock.now()
-    running = job.model_copy(update={"status": JobStatus.RUNNING, "started_at": now, "attempts": job.attempts + 1,
-                                     "cancel_requested": False, "finished_at": None})  # fmt: skip
+    running = job.model_copy(
+        update={
+            "status": JobStatus.RUNNING,
+            "started_at": now,
+            "attempts": job.attempts + 1,
+            "cancel_requested": False,
+            "finished_at": None,
+        }
+    )
     if tool is None:
         failed = _settled(job, _Outcome(JobStatus.FAILED, error=f"Unknown tool {job.tool}"), [])
         store.transition(tenant, job, failed)
@@ -246,8 +261,12 @@ def _with_cancel(outcome: _Outcome) -> _Outcome:
     failure becomes CANCELLED, never retried."""
     if outcome.status is not JobStatus.FAILED:
         return outcome
-    return replace(outcome, status=JobStatus.CANCELLED, retryable=False,
-                   error=f"Cancelled on request (the attempt had failed: {outcome.error})")  # fmt: skip
+    return replace(
+        outcome,
+        status=JobStatus.CANCELLED,
+        retryable=False,
+        error=f"Cancelled on request (the attempt had failed: {outcome.error})",
+    )
 
 
 def _settled(running: Job, outcome: _Outcome, outputs: list[OutputFile]) -> Job:
@@ -260,9 +279,13 @@ def _settled(running: Job, outcome: _Outcome, outputs: list[OutputFile]) -> Job:
     finished = clock.now()
     started = running.started_at or finished
     return running.model_copy(
-        update={"status": outcome.status, "finished_at": finished, "result": _result(outcome, outputs),
-                "duration_seconds": round((finished - started).total_seconds(), 3)}
-    )  # fmt: skip
+        update={
+            "status": outcome.status,
+            "finished_at": finished,
+            "result": _result(outcome, outputs),
+            "duration_seconds": round((finished - started).total_seconds(), 3),
+        }
+    )
 
 
 def _write_honouring_cancel(store: DynamoJobStore, tenant: str, running: Job, settle: Callable[[Job], Job]) -> Job:
@@ -277,8 +300,13 @@ def _write_honouring_cancel(store: DynamoJobStore, tenant: str, running: Job, se
         return after
     except VersionConflict:
         current = store.get(tenant, running.id)
-        if (current is None or running.cancel_requested or not current.cancel_requested
-                or current.status is not JobStatus.RUNNING or current.attempts != running.attempts):  # fmt: skip
+        if (
+            current is None
+            or running.cancel_requested
+            or not current.cancel_requested
+            or current.status is not JobStatus.RUNNING
+            or current.attempts != running.attempts
+        ):
             raise
     after = settle(current)
     store.transition(tenant, current, after)
@@ -294,14 +322,17 @@ def _give_back(store: DynamoJobStore, tenant: str, running: Job, error: Exceptio
     by a later delivery or by the sweep. If the outcome was in fact written
     (only its answer was lost), the conditional write finds the job finished
     and leaves it so."""
-    logger.warning("could not record the job's outcome; giving it back",
-                   extra={"job_id": running.id, "error": str(error)})  # fmt: skip
+    logger.warning(
+        "could not record the job's outcome; giving it back", extra={"job_id": running.id, "error": str(error)}
+    )
     metrics.add_metric(name="JobOutcomeNotRecorded", unit=MetricUnit.Count, value=1)
     try:
         _write_honouring_cancel(store, tenant, running, _given_back)
     except Exception as again:  # the original error is the one to report
-        logger.warning("could not give the job back; its run deadline will free it",
-                       extra={"job_id": running.id, "error": str(again)})  # fmt: skip
+        logger.warning(
+            "could not give the job back; its run deadline will free it",
+            extra={"job_id": running.id, "error": str(again)},
+        )
 
 
 def _given_back(job: Job) -> Job:
@@ -315,8 +346,9 @@ def _remember(store: DynamoJobStore, tenant: str, tool: Tool, job: Job) -> None:
     """Offer a completed run to the cache. Only an optimisation: the job is
     finished either way, so a failed write is logged, not retried."""
     try:
-        store.put_cache(tenant, tool.name, parameters_digest(tool.name, job.parameters), job.id,
-                        settings().job_cache_ttl_seconds)  # fmt: skip
+        store.put_cache(
+            tenant, tool.name, parameters_digest(tool.name, job.parameters), job.id, settings().job_cache_ttl_seconds
+        )
     except Exception as error:
         if dependency_fault(error) is None:
             raise
@@ -333,13 +365,23 @@ def _reclaim(store: DynamoJobStore, tenant: str, job: Job) -> Job | None:
     cancel it if that was requested, else give it back (PENDING) if the
     budget allows, else fail it."""
     if job.cancel_requested:
-        back = job.model_copy(update={"status": JobStatus.CANCELLED, "finished_at": clock.now(),
-                                      "result": JobResult(error="Cancelled on request (its run died)")})  # fmt: skip
+        back = job.model_copy(
+            update={
+                "status": JobStatus.CANCELLED,
+                "finished_at": clock.now(),
+                "result": JobResult(error="Cancelled on request (its run died)"),
+            }
+        )
     elif job.attempts < settings().job_max_receives:
         back = job.model_copy(update={"status": JobStatus.PENDING})
     else:
-        back = job.model_copy(update={"status": JobStatus.FAILED, "finished_at": clock.now(),
-                                      "result": JobResult(error="The run died (worker stopped) and no attempts are left")})  # fmt: skip
+        back = job.model_copy(
+            update={
+                "status": JobStatus.FAILED,
+                "finished_at": clock.now(),
+                "result": JobResult(error="The run died (worker stopped) and no attempts are left"),
+            }
+        )
     try:
         store.transition(tenant, job, back)
     except VersionConflict:

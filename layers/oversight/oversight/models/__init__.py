@@ -1,6 +1,20 @@
 """API and domain shapes (pydantic v2). Request models reject unknown fields."""
 
 from oversight.models.common import ErrorBody, Timestamp
+from oversight.models.intervention import (
+    CreateInterventionRequest,
+    DecisionRequest,
+    EmptyRequest,
+    EventList,
+    Intervention,
+    InterventionEvent,
+    InterventionPage,
+    InterventionType,
+    ListInterventionsQuery,
+    Priority,
+    ReasonRequest,
+    Status,
+)
 from oversight.models.job import (
     ApprovalOptions,
     Job,
@@ -22,20 +36,6 @@ from oversight.models.stats import (
     ResponderCount,
     Stats,
     ToolCount,
-)
-from oversight.models.intervention import (
-    CreateInterventionRequest,
-    DecisionRequest,
-    EmptyRequest,
-    EventList,
-    Intervention,
-    InterventionEvent,
-    InterventionPage,
-    InterventionType,
-    ListInterventionsQuery,
-    Priority,
-    ReasonRequest,
-    Status,
 )
 
 __all__ = [

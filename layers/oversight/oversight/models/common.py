@@ -12,7 +12,9 @@ from oversight.clock import iso
 Timestamp = Annotated[
     datetime,
     PlainSerializer(iso, return_type=str),
-    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-01-31T09:30:00Z"]}, mode="serialization"),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "examples": ["2026-01-31T09:30:00Z"]}, mode="serialization"
+    ),
 ]
 
 

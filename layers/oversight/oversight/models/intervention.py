@@ -144,8 +144,4 @@ class ListInterventionsQuery(BaseModel):
 
     def filters(self) -> dict[str, str]:
         """The filters a cursor is bound to (not limit, not the cursor)."""
-        return {
-            k: str(v)
-            for k, v in self.model_dump(exclude={"limit", "cursor"}).items()
-            if v is not None
-        }
+        return {k: str(v) for k, v in self.model_dump(exclude={"limit", "cursor"}).items() if v is not None}

@@ -4,11 +4,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from oversight.counters import CounterDelta, item_changes
-from decimal import Decimal
-
 from oversight.models import Intervention, InterventionEvent, ListInterventionsQuery, Status
 from oversight.store import keys
 

@@ -119,7 +119,12 @@ class ListCursor:
     def start_key(self, cursor: str) -> dict[str, dict[str, str]]:
         """The ExclusiveStartKey a cursor stands for, once checked."""
         position = decode_cursor(
-            cursor, self.filters, self.expected, self.attributes, self.prefixes.get("pk", ""),
-            scope=self.scope, prefixes=self.prefixes,
-        )  # fmt: skip
+            cursor,
+            self.filters,
+            self.expected,
+            self.attributes,
+            self.prefixes.get("pk", ""),
+            scope=self.scope,
+            prefixes=self.prefixes,
+        )
         return {name: {"S": value} for name, value in position.items()}

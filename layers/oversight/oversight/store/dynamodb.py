@@ -75,8 +75,13 @@ def record_from_item(item: dict[str, Any], model: type[RecordT], json_fields: tu
 
 
 def query_page(
-    client: Any, request: dict[str, Any], limit: int, cursor: ListCursor, filtered: bool,
-    convert: Callable[[dict[str, Any]], RecordT], cost: Callable[[RecordT], int] = result_bytes,
+    client: Any,
+    request: dict[str, Any],
+    limit: int,
+    cursor: ListCursor,
+    filtered: bool,
+    convert: Callable[[dict[str, Any]], RecordT],
+    cost: Callable[[RecordT], int] = result_bytes,
 ) -> tuple[list[RecordT], str | None]:
     """One page of a list: at most `limit` visible records, their `cost`
     within PAGE_BUDGET_BYTES (so the reply fits a Lambda result), and the
@@ -248,7 +253,9 @@ def _responder_updates(table: str, tenant: str, responders: Mapping[str, float])
                 "UpdateExpression": "SET gsi4pk = :p, #user = :u ADD gsi4sk :n",
                 "ExpressionAttributeNames": {"#user": "user"},
                 "ExpressionAttributeValues": {
-                    ":p": {"S": keys.responders_partition(tenant)}, ":u": {"S": user}, ":n": {"N": str(amount)}
+                    ":p": {"S": keys.responders_partition(tenant)},
+                    ":u": {"S": user},
+                    ":n": {"N": str(amount)},
                 },
             }
         }
@@ -539,7 +546,9 @@ class DynamoInterventionStore(InterventionStore):
 
     def purge(self, tenant: str, intervention_id: str, now: Any) -> int:
         """Delete a closed record past retention with its events."""
-        return purge_record(self._client, self._table, keys.intervention_pk(tenant, intervention_id), keys.EVENT_PREFIX, now)
+        return purge_record(
+            self._client, self._table, keys.intervention_pk(tenant, intervention_id), keys.EVENT_PREFIX, now
+        )
 
     @staticmethod
     def _plan(tenant: str, query: ListInterventionsQuery) -> tuple[str, str, str, str, str]:

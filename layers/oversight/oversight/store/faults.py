@@ -59,9 +59,16 @@ _THROTTLING_CODES = frozenset(
     }
 )
 _UNAVAILABLE_CODES = frozenset(
-    {"InternalServerError", "InternalError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
-     "RequestTimeout", "RequestTimeoutException"}
-)  # fmt: skip
+    {
+        "InternalServerError",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
 # Cancellation reasons of a transaction that the same transaction may pass
 # later. Any other reason (a failed condition, a validation error) is an answer.
 _RETRYABLE_CANCELLATIONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"})

@@ -26,20 +26,20 @@ from oversight.config import settings
 from oversight.counters import CounterDelta, on_created, on_job_created, on_job_transition
 from oversight.errors import VersionConflict
 from oversight.models import Intervention, InterventionEvent, Job, JobLogLine, JobStatus
+from oversight.response_size import PRESIGNED_URL_BYTES, result_bytes
 from oversight.store import keys
 from oversight.store.base import LinkedWrite
-from oversight.response_size import PRESIGNED_URL_BYTES, result_bytes
 from oversight.store.cursor import ListCursor
 from oversight.store.dynamodb import (
     _event_item,
     _intervention_item,
     _is_condition_failure,
-    raising_record_exists,
     _visible,
     dynamodb_client,
     merged_counter_updates,
     purge_record,
     query_page,
+    raising_record_exists,
     record_from_item,
     record_values,
     schedule_query,
@@ -82,8 +82,12 @@ def _job_item(tenant: str, job: Job, run_deadline: str | None = None) -> dict[st
         values["gsi3sk"] = f"{iso(clock.now() + REQUEUE_AFTER)}#{tenant}#{job.id}"
     elif job.status in FINISHED and job.finished_at is not None:
         purge_at = int(job.finished_at.timestamp()) + settings().retention_days * 86400
-        values.update(gsi3pk=f"JOBPURGE#{shard}", gsi3sk=f"{purge_at:012d}#{tenant}#{job.id}", purge_at=purge_at,
-                      ttl=purge_at + 86400)  # fmt: skip
+        values.update(
+            gsi3pk=f"JOBPURGE#{shard}",
+            gsi3sk=f"{purge_at:012d}#{tenant}#{job.id}",
+            purge_at=purge_at,
+            ttl=purge_at + 86400,
+        )
     return dump_item(values)
 
 
@@ -97,7 +101,10 @@ class DynamoJobStore:
         self._client = client
 
     def _put(self, tenant: str, job: Job, condition: str | None = None, **expression: Any) -> dict[str, Any]:
-        put: dict[str, Any] = {"TableName": self._table, "Item": _job_item(tenant, job, expression.pop("run_deadline", None))}
+        put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": _job_item(tenant, job, expression.pop("run_deadline", None)),
+        }
         if condition:
             put["ConditionExpression"] = condition
         put.update(expression)
@@ -210,9 +217,15 @@ class DynamoJobStore:
         self._client.put_item(
             TableName=self._table,
             Item=dump_item(
-                {"pk": f"T#{tenant}#CACHE#{tool}#{digest}", "sk": keys.META_SK, "entity": "cache",
-                 "job_id": job_id, "expires_at": expires, "ttl": expires}
-            ),  # fmt: skip
+                {
+                    "pk": f"T#{tenant}#CACHE#{tool}#{digest}",
+                    "sk": keys.META_SK,
+                    "entity": "cache",
+                    "job_id": job_id,
+                    "expires_at": expires,
+                    "ttl": expires,
+                }
+            ),
         )
 
     # ------------------------------------------------------------ reads
@@ -326,6 +339,7 @@ class DynamoJobStore:
             return JobLogLine(at=values["at"], level=values["level"], message=values["message"])
 
         return query_page(self._client, request, limit, binding, False, line)
+
 
 @cache
 def get_job_store() -> DynamoJobStore:

@@ -20,7 +20,7 @@ def to_attribute(value: Any) -> dict[str, Any]:
 
 
 def from_attribute(attribute: dict[str, Any]) -> Any:
-    (kind, value), = attribute.items()
+    ((kind, value),) = attribute.items()
     if kind == "S":
         return value
     if kind == "N":

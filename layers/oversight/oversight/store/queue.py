@@ -18,6 +18,4 @@ def _sqs() -> Any:
 
 
 def enqueue_job(tenant: str, job_id: str) -> None:
-    _sqs().send_message(
-        QueueUrl=settings().job_queue_url, MessageBody=json.dumps({"tenant": tenant, "job_id": job_id})
-    )
+    _sqs().send_message(QueueUrl=settings().job_queue_url, MessageBody=json.dumps({"tenant": tenant, "job_id": job_id}))

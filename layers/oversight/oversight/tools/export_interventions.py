@@ -8,7 +8,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Annotated, Any, Literal
 
@@ -27,7 +27,7 @@ _JSON_FIELDS = frozenset({"context", "response"})
 
 def _in_utc(moment: datetime) -> datetime:
     try:
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except OverflowError:
         # 9999-12-31T23:59:59-23:59 is well-formed, but its UTC moment is past
         # what a datetime holds; a ValueError makes it a field error, not a 500.

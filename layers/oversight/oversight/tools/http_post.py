@@ -247,4 +247,3 @@ def http_post(params: HttpPostParameters, ctx: RunContext) -> dict[str, Any]:
     status, text, truncated = exchange.answer
     ctx.log("INFO", f"POST to {where} answered {status}")
     return {"status": status, "body": text, "truncated": truncated}
-
