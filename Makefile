@@ -13,7 +13,7 @@ SAM := $(SAM_VENV)/bin/sam
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test unit integration e2e fuzz run token bench load openapi reset validate build deploy clean
+.PHONY: help dev test unit integration e2e fuzz lint run token bench load openapi reset validate build deploy clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -43,6 +43,15 @@ browser: $(VENV)/.installed  ## The console in headless Chromium (/usr/bin/chrom
 
 fuzz: $(VENV)/.installed  ## Longer contract fuzzing (schemathesis) against the local runtime: FUZZ_EXAMPLES=300
 	OVERSIGHT_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest tests/e2e/test_contract_fuzzing.py
+
+# Every check runs even after one finds something, so one pass shows every finding; the target fails if any did.
+# mypy checks the layer package ([tool.mypy] in pyproject.toml).
+lint: $(VENV)/.installed  ## ruff check and ruff format --check on the tree, mypy on the layer package
+	@failed=0; \
+	for check in "ruff check ." "ruff format --check ." "mypy"; do \
+		echo "$(VENV)/bin/$$check"; $(VENV)/bin/$$check || failed=1; \
+	done; \
+	exit $$failed
 
 run: $(VENV)/.installed  ## Serve the API on http://127.0.0.1:$${PORT:-3000} with emulated AWS
 	$(PY) -m local_runtime serve

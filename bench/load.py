@@ -41,6 +41,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import math
@@ -225,14 +226,11 @@ def seed_state(state_dir: Path, records: int, seed: int = 7) -> Seeded:
 def _seed(template: Template, state_dir: Path, records: int, seed: int) -> Seeded:
     import boto3
     from moto import mock_aws
-    from moto.dynamodb.models import dynamodb_backends
 
     from local_runtime.persistence import StateStore
-    from local_runtime.template import ACCOUNT, REGION, create_buckets, create_queues, create_tables
-    from oversight.counters import CounterDelta, on_created, on_job_created, on_job_transition, on_transition
+    from local_runtime.template import REGION, create_buckets, create_queues, create_tables
     from oversight.models import JobLogLine
-    from oversight.store.dynamodb import _event_item, _intervention_item, merged_counter_updates
-    from oversight.store.jobs import DynamoJobStore, _job_item
+    from tests.seeding import TableSeeder
 
     rng = random.Random(seed)
     now = datetime.now(UTC)
@@ -242,53 +240,23 @@ def _seed(template: Template, state_dir: Path, records: int, seed: int) -> Seede
         create_tables(clients["dynamodb"], template)
         create_queues(clients["sqs"], template)
         create_buckets(clients["s3"], template)
-        table_name = template.physical_name("OversightTable")
-        table = dynamodb_backends[ACCOUNT][REGION].get_table(table_name)
-        counted: list[tuple[str, CounterDelta]] = []  # (record id, delta) of every write
-
-        def put(item: dict[str, Any]) -> None:
-            table.put_item(item)
-            seeded.items += 1
-
-        class StraightIntoTheTable:
-            """The one call the job store's log writes make, put in place."""
-
-            @staticmethod
-            def batch_write_item(RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:  # noqa: N803
-                for request in RequestItems[table_name]:
-                    put(request["PutRequest"]["Item"])
-                return {}
-
-        job_store = DynamoJobStore(table_name, StraightIntoTheTable())
-
+        seeder = TableSeeder(clients["dynamodb"], template.physical_name("OversightTable"), TENANT)
         for n in range(records):
             if n % JOB_SHARE == JOB_SHARE - 1:
                 states = _job_history(rng, now)
                 final = states[-1]
-                deltas = [on_job_created(states[0])] + [on_job_transition(a, b) for a, b in zip(states, states[1:])]
-                counted += [(final.id, delta) for delta in deltas]
-                put(_job_item(TENANT, final))
                 lines = [(0, JobLogLine(at=final.created_at, level="INFO", message="queued"))]
                 if final.started_at is not None:
                     lines.append((1, JobLogLine(at=final.started_at, level="INFO", message=f"running {final.tool}")))
-                job_store.append_logs(TENANT, final.id, final.attempts, lines)
+                seeder.job(states, lines)
                 seeded.jobs.append(final.id)
                 seeded.by_status[f"job {final.status.value}"] += 1
                 continue
             history = _intervention_history(rng, n, now)
-            final = history[-1][0]
-            deltas = [on_created(history[0][0])] + [on_transition(a, b) for (a, _), (b, _) in zip(history, history[1:])]
-            counted += [(final.id, delta) for delta in deltas]
-            put(_intervention_item(TENANT, final))
-            for version, (_, event) in enumerate(history, start=1):
-                put(_event_item(TENANT, final.id, version, event))
+            final = seeder.intervention([state for state, _ in history], [event for _, event in history])
             seeded.interventions.append(final.id)
             seeded.by_status[final.status.value] += 1
-
-        # The counters through UpdateItem ADD, as the writes would have left them.
-        for update in merged_counter_updates(table_name, TENANT, counted):
-            clients["dynamodb"].update_item(**update["Update"])
-            seeded.items += 1
+        seeded.items = seeder.items + seeder.finish()
         StateStore(state_dir, template, clients["s3"]).save()
     return seeded
 
@@ -463,18 +431,14 @@ class Client:
             self.call("GET /jobs/{id}", "GET", f"/jobs/{self._rng.choice(self._seeded.jobs)}", 200)
 
     def run(self, start: threading.Barrier, deadline_box: list[float]) -> None:
-        try:
+        with contextlib.suppress(RequestFailed):
             self.one_round()  # warm-up, unmeasured
-        except RequestFailed:
-            pass
         self._warmup = False
         start.wait()
         deadline = deadline_box[0]
         while time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(RequestFailed):
                 self.one_round()
-            except RequestFailed:
-                pass
         self._connection.close()
         with self._lock:
             for route, figures in self._figures.items():
@@ -541,8 +505,8 @@ def format_report(report: LoadReport) -> str:
         f"seeded {report.records:,} records ({len(seeded.interventions):,} interventions, {len(seeded.jobs):,} jobs;"
         f" {seeded.items:,} items with events, logs and counters) in {report.seed_seconds:.1f} s: {statuses}",
         f"runtime healthy {report.startup_seconds:.1f} s after start (restoring the snapshot)",
-        f"{report.clients} clients, {report.seconds:g} s, think time {report.think_ms:g} ms, warm-up {report.warmup_requests} requests"
-        f" ({report.warmup_errors} errors)",
+        f"{report.clients} clients, {report.seconds:g} s, think time {report.think_ms:g} ms,"
+        f" warm-up {report.warmup_requests} requests ({report.warmup_errors} errors)",
         "",
         f"{'route':<34} {'count':>6} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}",
     ]

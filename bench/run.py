@@ -81,13 +81,13 @@ def operations(api: ApiClient, clock: Clock) -> dict[str, tuple[Any, int]]:
 def bench_sizes(sizes: list[int]) -> None:
     from moto import mock_aws
 
-    from local_runtime.emulation import make_dynamodb_writes_atomic
+    from local_runtime.emulation import install_moto_patches
 
-    make_dynamodb_writes_atomic()
+    install_moto_patches()
     mock = mock_aws()
     mock.start()
     from oversight import clock as clock_module
-    from oversight.store.dynamodb import dynamodb_client
+    from oversight.store import dynamodb_client
     from tests.seeding import seed_interventions
 
     client = dynamodb_client()
@@ -123,12 +123,13 @@ def cold_imports(runs: int = 5) -> None:
         "PATH": "/usr/bin:/bin",
     }
 
-    def median_ms(module: str, pythonpath: str) -> float:
+    def median_ms(module: str, pythonpath: str, environment: dict[str, str] | None = None) -> float:
         samples = []
         for _ in range(runs):
             out = subprocess.run(
                 [sys.executable, "-c", code.format(module=module)],
-                env={**env_base, "PYTHONPATH": pythonpath},
+                # The function's own variables: its import checks its settings.
+                env={**(environment or {}), **env_base, "PYTHONPATH": pythonpath},
                 capture_output=True,
                 text=True,
                 check=True,
@@ -138,7 +139,8 @@ def cold_imports(runs: int = 5) -> None:
 
     print(f"{'baseline: import boto3':<52} {median_ms('boto3', ''):>6.0f}")
     for spec in TEMPLATE.functions():
-        print(f"{spec.name:<52} {median_ms('app', f'{LAYER_PATH}:{spec.code_uri}'):>6.0f}")
+        ms = median_ms("app", f"{LAYER_PATH}:{spec.code_uri}", spec.environment)
+        print(f"{spec.name:<52} {ms:>6.0f}")
 
 
 def main() -> None:

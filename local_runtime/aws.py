@@ -6,28 +6,30 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable
 from io import BytesIO
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.handlers
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
 from moto.server import ThreadedMotoServer
+from werkzeug.datastructures import Headers
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from local_runtime.s3_gateway import SignedRequestsOnly
+from local_runtime.s3_gateway import SignedRequestsOnly, WsgiApp
 from local_runtime.template import REGION, Template, create_buckets, create_queues, create_tables
 
 log = logging.getLogger(__name__)
 
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
 # Operations that cannot change state; everything else counts as a write.
 _READ_OPERATION = re.compile(r"^(Get|BatchGet|TransactGet|Describe|List|Query|Scan)")
 _READ_METHODS = ("GET", "HEAD", "OPTIONS")
+# Methods http.client sends no Content-Length for when they have no body.
+_NO_BODY_METHODS = ("GET", "HEAD", "DELETE", "OPTIONS")
+_SERVER_ERROR = b"Internal Server Error"
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -96,8 +98,6 @@ class InProcessTransport:
         self.endpoint = endpoint
         self._prefix = endpoint + "/"
         self._app = app
-        host, _, port = endpoint.removeprefix("http://").partition(":")
-        self._server_name, self._server_port = host, port
 
     def __call__(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
         url = request.url or ""
@@ -106,92 +106,62 @@ class InProcessTransport:
         return self.send(request)
 
     def send(self, request: AWSPreparedRequest) -> AWSResponse:
-        body = request.body
-        if body is None:
-            data = b""
-        elif isinstance(body, bytes):
-            data = body
-        elif isinstance(body, str):
-            data = body.encode("utf-8")
-        elif isinstance(body, bytearray):
-            data = bytes(body)
-        else:  # a file-like body (streaming upload)
-            data = body.read()
-            data = data.encode("utf-8") if isinstance(data, str) else data
-        environ = self._environ(request, data)
-        status_line: list[str] = []
-        response_headers: list[tuple[str, str]] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            status_line[:] = [status]
-            response_headers[:] = headers
-            return lambda chunk: chunks.append(chunk)
-
-        chunks: list[bytes] = []
+        environ = self._environ(request, _body_bytes(request.body))
         try:
-            result = self._app(environ, start_response)
-            try:
-                chunks.extend(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
+            chunks, status, headers = run_wsgi_app(self._app, environ, buffered=True)
+            body = b"".join(chunks)
         except Exception:  # what werkzeug's server answers when the application raises
             log.exception("the emulator raised on %s %s", request.method, request.url)
-            status_line[:] = ["500 INTERNAL SERVER ERROR"]
-            response_headers[:] = [("Content-Type", "text/plain")]
-            chunks[:] = [b"Internal Server Error"]
-        headers = HTTPHeaders()
-        for name, value in response_headers:
-            headers[name] = value
-        status = int(status_line[0].split(" ", 1)[0]) if status_line else 500
-        return AWSResponse(request.url, status, headers, _Body(b"".join(chunks)))  # type: ignore[arg-type]
+            status, headers, body = "500 INTERNAL SERVER ERROR", Headers({"Content-Type": "text/plain"}), _SERVER_ERROR
+        received = HTTPHeaders()
+        for name, value in headers.items():
+            received[name] = value
+        return AWSResponse(request.url, int(status.split(" ", 1)[0]), received, _Body(body))  # type: ignore[arg-type]
 
     def _environ(self, request: AWSPreparedRequest, data: bytes) -> dict[str, Any]:
-        """What werkzeug's server (serving.py, make_environ) would pass."""
+        """What werkzeug's server (serving.py, make_environ) would pass for
+        the request http.client sends."""
         url = urlsplit(request.url)
-        target = url.path + (f"?{url.query}" if url.query else "")
-        environ: dict[str, Any] = {
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": BytesIO(data),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "REQUEST_METHOD": request.method,
-            "SCRIPT_NAME": "",
-            "PATH_INFO": _wsgi_text(unquote(url.path)),
-            "QUERY_STRING": _wsgi_text(url.query),
-            "REQUEST_URI": _wsgi_text(target),
-            "RAW_URI": _wsgi_text(target),
-            "REMOTE_ADDR": "127.0.0.1",
-            "REMOTE_PORT": 0,
-            "SERVER_NAME": self._server_name,
-            "SERVER_PORT": self._server_port,
-            "SERVER_PROTOCOL": "HTTP/1.1",
-        }
-        for name, value in request.headers.items():
-            if "_" in name:
-                continue
-            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-            key = name.upper().replace("-", "_")
-            if key == "TRANSFER_ENCODING":
-                continue  # the body is whole here
-            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                key = f"HTTP_{key}"
-                if key in environ:
-                    text = f"{environ[key]},{text}"
-            environ[key] = text.replace("\r\n", "")
-        environ.setdefault("HTTP_HOST", url.netloc)
-        if data or request.method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
-            environ["CONTENT_LENGTH"] = str(len(data))  # http.client would have sent it
-        return environ
+        sent_length = request.headers.get("Content-Length")
+        return EnvironBuilder(
+            path=url.path + (f"?{url.query}" if url.query else ""),
+            base_url=self.endpoint,
+            method=request.method,
+            headers=_headers_passed_on(request),
+            # http.client sends the length of any body, and for any method
+            # but these even of none; else the length botocore set, if any.
+            input_stream=BytesIO(data) if data or request.method not in _NO_BODY_METHODS else None,
+            content_length=int(sent_length) if sent_length is not None else None,
+            multithread=True,
+            environ_base={"REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": 0},
+        ).get_environ()
 
 
-def _wsgi_text(text: str) -> str:
-    """WSGI's "bytes as latin-1" form of a URL part (PEP 3333)."""
-    return text.encode("utf-8").decode("latin-1")
+def _body_bytes(body: Any) -> bytes:
+    """The bytes of a request body as botocore holds it."""
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, bytearray):
+        return bytes(body)
+    data = body.read()  # a file-like body (streaming upload)
+    return data.encode("utf-8") if isinstance(data, str) else data
+
+
+def _headers_passed_on(request: AWSPreparedRequest) -> list[tuple[str, str]]:
+    """The request's headers as werkzeug's server passes them on: none whose
+    name holds `_` (it drops them, as most servers do), no Transfer-Encoding
+    (the body is whole here), values without line breaks."""
+    passed = []
+    for name, value in request.headers.items():
+        if "_" in name or name.lower() == "transfer-encoding":
+            continue
+        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        passed.append((name, text.replace("\r\n", "")))
+    return passed
 
 
 class EmulatedAws:

@@ -11,6 +11,7 @@ function's timeout is stopped, as Lambda stops it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -145,10 +146,8 @@ class Environment:
             self.process.kill()
         code = self.process.wait()
         if self.process.stdin is not None:
-            try:
+            with contextlib.suppress(OSError):  # a broken pipe: the process is gone anyway
                 self.process.stdin.close()
-            except OSError:  # a broken pipe: the process is gone anyway
-                pass
         if self._responses >= 0:
             os.close(self._responses)
             self._responses = -1

@@ -52,6 +52,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from moto.backends import get_backend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.s3.models import FakeDeleteMarker
 from moto.sqs.models import Message
 
 from local_runtime.template import ACCOUNT, BUCKET, QUEUE, REGION, TABLE, Template
@@ -400,7 +402,7 @@ class Recorder:
 
     # -------------------------------------------------------- DynamoDB
     def dynamodb_writes(self, changes: list[tuple[Any, Any, Any, Any]]) -> None:
-        """The emulation's sink (emulation.record_writes): one line per
+        """The emulation's sink (emulation.writes.record_writes): one line per
         write, with the images of the template's items it touched."""
         entries: list[dict[str, Any]] = []
         for table, hash_value, range_value, item in changes:
@@ -460,8 +462,6 @@ class Recorder:
                 self.journal.append({"sqs": changes})
 
     def _live_objects(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        from moto.s3.models import FakeDeleteMarker
-
         buckets = get_backend("s3")[ACCOUNT]["global"].buckets
         for logical, name in self._buckets.items():
             bucket = buckets.get(name)
@@ -641,8 +641,6 @@ class _Applier:
                     self._apply_objects(logical_id, change, segment)
 
     def _apply_item(self, entry: dict[str, Any]) -> None:
-        from moto.dynamodb.models.dynamo_type import DynamoType
-
         table = self._tables[self._template.physical_name(entry["table"])]
         if "put" in entry:
             table.put_item(decode_item(entry["put"]))

@@ -7,11 +7,15 @@ either is stale."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from local_runtime.environment import LOCAL_VALUES
 from local_runtime.handlers import load_module
 from local_runtime.template import ROOT, FunctionSpec, Template
 
@@ -53,6 +57,18 @@ def _version() -> str:
     return found.group(1) if found else "0.0.0"
 
 
+@contextmanager
+def _environment_of(spec: FunctionSpec) -> Iterator[None]:
+    """The function's variables as the local runtime sets them, where the process has none of its own."""
+    added = {name: LOCAL_VALUES.get(name, value) for name, value in spec.environment.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
 def build_document(template: Template | None = None) -> dict[str, Any]:
     """One document for every function with HTTP routes."""
     from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
@@ -68,7 +84,7 @@ def build_document(template: Template | None = None) -> dict[str, Any]:
     )
     public: set[str] = set()
     for spec in api_functions(template):
-        resolver = load_module(spec).app
+        resolver = load_module(spec).app  # loaded by api_functions, in its environment
         merge.add_schema(resolver.get_openapi_schema(openapi_version="3.1.0"))
         public |= spec.public_routes
     document = json.loads(merge.get_openapi_json_schema())  # validated by the OpenAPI model
@@ -110,7 +126,9 @@ def api_functions(template: Template) -> list[FunctionSpec]:
     for spec in template.functions():
         if not spec.routes:
             continue
-        if hasattr(load_module(spec), "app"):
+        with _environment_of(spec):  # each function checks its settings when imported
+            module = load_module(spec)
+        if hasattr(module, "app"):
             found.append(spec)
         elif {route.route_key for route in spec.routes} - spec.public_routes:
             raise SystemExit(f"{spec.logical_id} has protected routes but no resolver to document them")

@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from moto.backends import get_backend
 
-from local_runtime.emulation import dynamodb_writes_paused, every_item, record_writes
+from local_runtime.emulation.tables import every_item
+from local_runtime.emulation.writes import dynamodb_writes_paused, record_writes
 from local_runtime.journal import (
     OBJECTS_DIR,
     Journal,

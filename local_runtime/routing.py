@@ -259,9 +259,26 @@ def build_http_event(
     """An HTTP API payload-v2 event. `base` (e.g. a file from events/) gives
     the fields this request does not set."""
     event = copy.deepcopy(base if base is not None else MINIMAL_BASE)
+    _set_request(event, match.route.route_key, method, path)
+    _set_headers(event, headers)
+    _set_query(event, query)
+    if match.path_parameters:
+        event["pathParameters"] = dict(match.path_parameters)
+    else:
+        event.pop("pathParameters", None)
+    _set_body(event, body)
+    context = event["requestContext"]
+    if claims is None or match.public:
+        context.pop("authorizer", None)
+    else:
+        context["authorizer"] = {"jwt": {"claims": claims, "scopes": scopes}}
+    return event
+
+
+def _set_request(event: dict[str, Any], route_key: str, method: str, path: str) -> None:
+    """The route, the request line, and the request's id and time."""
     context = event.setdefault("requestContext", {})
     http = context.setdefault("http", {})
-    route_key = match.route.route_key
     now = time.time()
     event["routeKey"] = context["routeKey"] = route_key
     event["rawPath"] = http["path"] = path
@@ -270,17 +287,23 @@ def build_http_event(
     context["timeEpoch"] = int(now * 1000)
     context["time"] = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
 
+
+def _set_headers(event: dict[str, Any], headers: dict[str, str] | None) -> None:
+    """Header names in lower case, as API Gateway gives them; the cookies
+    apart, as payload v2 has them."""
     merged_headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     if headers is not None:
         # The request's own headers replace the sample's (keeping none of its auth).
         merged_headers = {k.lower(): v for k, v in headers.items()}
     event["headers"] = merged_headers
-    http["userAgent"] = merged_headers.get("user-agent", "")
+    event["requestContext"]["http"]["userAgent"] = merged_headers.get("user-agent", "")
     if "cookie" in merged_headers:
         event["cookies"] = [c.strip() for c in merged_headers.pop("cookie").split(";") if c.strip()]
     else:
         event.pop("cookies", None)
 
+
+def _set_query(event: dict[str, Any], query: list[tuple[str, str]] | None) -> None:
     if query:
         event["rawQueryString"] = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
         params: dict[str, str] = {}
@@ -292,11 +315,9 @@ def build_http_event(
         event["rawQueryString"] = ""
         event.pop("queryStringParameters", None)
 
-    if match.path_parameters:
-        event["pathParameters"] = dict(match.path_parameters)
-    else:
-        event.pop("pathParameters", None)
 
+def _set_body(event: dict[str, Any], body: bytes | str | None) -> None:
+    """A body that is not UTF-8 text goes in base64, as API Gateway sends it."""
     if body is None or body == b"" or body == "":
         event.pop("body", None)
         event["isBase64Encoded"] = False
@@ -310,9 +331,3 @@ def build_http_event(
     else:
         event["body"] = body
         event["isBase64Encoded"] = False
-
-    if claims is None or match.public:
-        context.pop("authorizer", None)
-    else:
-        context["authorizer"] = {"jwt": {"claims": claims, "scopes": scopes}}
-    return event

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_runtime.aws import FAKE_CREDENTIALS, EmulatedAws, point_sdk_at
-from local_runtime.emulation import make_dynamodb_writes_atomic
+from local_runtime.emulation import install_moto_patches
 from local_runtime.environment import (
     EnvFileInvalid,
     Override,
@@ -87,7 +87,7 @@ class LocalRuntime:
     def start(self) -> Startup:
         startup = Startup()
         self._server = ApiServer(self.config.host, self.config.port)
-        make_dynamodb_writes_atomic()
+        install_moto_patches()
         self.aws.start()
         self.aws.provision(self.template)
         store = StateStore(self.config.state_dir, self.template, self.aws.client("s3"))

@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.wrappers import Response
 
 log = logging.getLogger(__name__)
@@ -271,9 +272,9 @@ def string_to_sign_v2(environ: dict[str, Any], query: list[tuple[str, str]], mou
     the resource, `/bucket/key` as sent plus its signed subresources."""
     params = dict(query)
     amz = {name.lower(): value.strip() for name, value in query if name.lower().startswith("x-amz-")}
-    for key, value in environ.items():
-        if key.startswith("HTTP_X_AMZ_"):
-            amz[key[5:].lower().replace("_", "-")] = str(value).strip()
+    for name, value in EnvironHeaders(environ).items():
+        if name.lower().startswith("x-amz-"):
+            amz[name.lower()] = str(value).strip()
     path = _raw_path(environ)
     if mount and (path == mount or path.startswith(mount + "/")):
         path = path[len(mount) :] or "/"
@@ -329,9 +330,9 @@ def _raw_path(environ: dict[str, Any]) -> str:
 
 
 def _header(environ: dict[str, Any], name: str) -> str:
-    key = name.upper().replace("-", "_")
-    value = environ.get(key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}", "")
-    return " ".join(str(value).split())
+    """A header's value with its runs of whitespace made one space, as SigV4
+    signs it ("" if not sent)."""
+    return " ".join(str(EnvironHeaders(environ).get(name, "")).split())
 
 
 def _iso(timestamp: float) -> str:

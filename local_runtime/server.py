@@ -18,7 +18,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from local_runtime.invocation import FunctionError, InvalidResult, LocalFunction
-from local_runtime.routing import CONSOLE_PATH, Router, build_http_event
+from local_runtime.routing import CONSOLE_PATH, Match, Router, build_http_event
 from local_runtime.s3_gateway import S3_PATH, WsgiApp, is_s3_path
 from local_runtime.tokens import (
     BadTokenRequest,
@@ -111,17 +111,12 @@ class HttpApi:
             if request.path == "/" and request.method in ("GET", "HEAD") and self.router.serves_console:
                 return Response(status=302, headers={"Location": CONSOLE_PATH})
             return error_response(404, "not_found", f"No route for {request.method} {request.path}")
-
-        claims = scopes = None
-        if not match.public:
-            try:
-                verified = verify_bearer(request.headers.get("Authorization"), self.jwt_secret)
-            except InvalidToken as error:
-                # API Gateway says why in this header, as RFC 6750 has it.
-                challenge = f'Bearer error="invalid_token", error_description="{error}"'
-                return error_response(401, "unauthorized", str(error), {"WWW-Authenticate": challenge})
-            claims, scopes = authorizer_claims(verified), authorizer_scopes(verified)
-
+        try:
+            claims, scopes = self._authorized(match, request)
+        except InvalidToken as error:
+            # API Gateway says why in this header, as RFC 6750 has it.
+            challenge = f'Bearer error="invalid_token", error_description="{error}"'
+            return error_response(401, "unauthorized", str(error), {"WWW-Authenticate": challenge})
         event = build_http_event(
             match,
             request.method if match.route.method == "ANY" else match.route.method,  # a HEAD runs its GET route
@@ -132,7 +127,17 @@ class HttpApi:
             claims=claims,
             scopes=scopes,
         )
-        function = self.functions[match.function.logical_id]
+        return self._invoke(self.functions[match.function.logical_id], event)
+
+    def _authorized(self, match: Match, request: Request) -> tuple[dict[str, str] | None, list[str] | None]:
+        """The JWT authorizer's claims and scopes (none for a public route);
+        raises InvalidToken for a request it refuses."""
+        if match.public:
+            return None, None
+        verified = verify_bearer(request.headers.get("Authorization"), self.jwt_secret)
+        return authorizer_claims(verified), authorizer_scopes(verified)
+
+    def _invoke(self, function: LocalFunction, event: dict[str, Any]) -> Response:
         try:
             result = function.invoke(event)
         except InvalidResult as error:

@@ -185,7 +185,8 @@ class QueuePoller(_BackgroundLoop):
         if not messages:
             return 0
         started = time.perf_counter()
-        failed = self._invoke({"Records": [self._record(message) for message in messages]}, messages)
+        records = [sqs_event_record(message, self.source.queue_arn) for message in messages]
+        failed = self._invoke({"Records": records}, messages)
         done = [message for message in messages if message["MessageId"] not in failed]
         for first in range(0, len(done), _SQS_MAX_PER_RECEIVE):
             entries = [
@@ -240,20 +241,24 @@ class QueuePoller(_BackgroundLoop):
             return everything
         return failed
 
-    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": {
-                name: _lambda_message_attribute(value) for name, value in message.get("MessageAttributes", {}).items()
-            },
-            "md5OfBody": message["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.source.queue_arn,
-            "awsRegion": REGION,
-        }
+
+def sqs_event_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """The record Lambda's SQS event source hands the function for one
+    message as ReceiveMessage returned it (the tests' worker builds its
+    events with it too)."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {
+            name: _lambda_message_attribute(value) for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
 
 
 def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:

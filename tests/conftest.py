@@ -30,12 +30,12 @@ configure_environment(TEMPLATE)
 def aws() -> Iterator[Any]:
     from moto import mock_aws
 
-    from local_runtime.emulation import make_dynamodb_writes_atomic
+    from local_runtime.emulation import install_moto_patches
 
-    make_dynamodb_writes_atomic()
+    install_moto_patches()
     mock = mock_aws()
     mock.start()
-    from oversight.store.dynamodb import dynamodb_client
+    from oversight.store import dynamodb_client
     from oversight.store.outputs import _s3
     from oversight.store.queue import _sqs
 

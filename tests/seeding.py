@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections import Counter
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from local_runtime.template import ACCOUNT, REGION
 from oversight.auth import Principal
-from oversight.counters import CounterDelta, on_created, on_transition
+from oversight.counters import CounterDelta, on_created, on_job_created, on_job_transition, on_transition
 from oversight.lifecycle import Action, apply
-from oversight.models import Intervention, InterventionType, Priority, Status
-from oversight.store import keys
-from oversight.store.dynamodb import _counter_updates, _intervention_item
+from oversight.models import Intervention, InterventionEvent, InterventionType, Job, JobLogLine, Priority, Status
+from oversight.store._dynamodb import event_item, intervention_item, merged_counter_updates
+from oversight.store.jobs import DynamoJobStore, job_item
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 SPREAD_DAYS = 20
@@ -55,40 +55,76 @@ def _record(rng: random.Random, n: int) -> tuple[Intervention, list[Intervention
     return states[-1], states
 
 
+def write_counters(client: Any, table: str, tenant: str, counted: list[tuple[str, CounterDelta]]) -> int:
+    """The counters of every (record id, delta) a seeder wrote, through
+    UpdateItem ADD, as the live writes would have left them (merged per
+    item: a few requests, whatever the number of records). Returns the
+    number of requests."""
+    updates = merged_counter_updates(table, tenant, counted)
+    for update in updates:
+        client.update_item(**update["Update"])
+    return len(updates)
+
+
+class TableSeeder:
+    """Writes records of one tenant straight into the emulated table (the
+    wire format's validation and parsing would take most of the time, and
+    seeding is not what is measured), each with the counter changes its
+    history made; `finish()` writes the counters as the live writes would
+    have left them. Used by the cost tests and by `make load`."""
+
+    def __init__(self, client: Any, table: str, tenant: str) -> None:
+        # Imported here: moto's backends are only there once the tests or the load run import moto.
+        from moto.dynamodb.models import dynamodb_backends
+
+        self._client, self._table, self._tenant = client, table, tenant
+        self._emulated = dynamodb_backends[ACCOUNT][REGION].get_table(table)
+        self._counted: list[tuple[str, CounterDelta]] = []
+        self._jobs = DynamoJobStore(table, self)  # its log writes come back to batch_write_item
+        self.items = 0
+
+    def put(self, item: dict[str, Any]) -> None:
+        self._emulated.put_item(item)
+        self.items += 1
+
+    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:  # noqa: N803
+        """The one call the job store's log writes make, put in place."""
+        for request in RequestItems[self._table]:
+            self.put(request["PutRequest"]["Item"])
+        return {}
+
+    def intervention(self, states: list[Intervention], events: list[InterventionEvent] | None = None) -> Intervention:
+        """The last of `states` (its history, oldest first), with `events` as its audit trail."""
+        final = states[-1]
+        deltas = [on_created(states[0])] + [on_transition(a, b) for a, b in pairwise(states)]
+        self._counted += [(final.id, delta) for delta in deltas]
+        self.put(intervention_item(self._tenant, final))
+        for version, event in enumerate(events or [], start=1):
+            self.put(event_item(self._tenant, final.id, version, event))
+        return final
+
+    def job(self, states: list[Job], log_lines: list[tuple[int, JobLogLine]] | None = None) -> Job:
+        """The last of `states` (its history, oldest first), with `log_lines` (sequence, line)."""
+        final = states[-1]
+        deltas = [on_job_created(states[0])] + [on_job_transition(a, b) for a, b in pairwise(states)]
+        self._counted += [(final.id, delta) for delta in deltas]
+        self.put(job_item(self._tenant, final))
+        if log_lines:
+            self._jobs.append_logs(self._tenant, final.id, final.attempts, log_lines)
+        return final
+
+    def finish(self) -> int:
+        """Write the counters of everything seeded; returns the number of requests."""
+        requests = write_counters(self._client, self._table, self._tenant, self._counted)
+        self._counted.clear()
+        return requests
+
+
 def seed_interventions(client: Any, tenant: str, count: int, table: str = "OversightTable", seed: int = 1) -> None:
     """`count` interventions in mixed states (about 30% pending, 15% claimed,
     40% approved, 15% rejected), each with its counters."""
     rng = random.Random(seed)
-    totals: dict[int, Counter[str]] = {}
-    daily: dict[tuple[int, str], Counter[str]] = {}
-    batch: list[dict[str, Any]] = []
-
-    # Straight into the emulated table: the wire format's validation and
-    # parsing would take most of the time, and seeding is not what we measure.
-    from moto.dynamodb.models import dynamodb_backends
-
-    emulated = dynamodb_backends[ACCOUNT][REGION].get_table(table)
-
-    def flush() -> None:
-        for item in batch:
-            emulated.put_item(item)
-        batch.clear()
-
+    seeder = TableSeeder(client, table, tenant)
     for n in range(count):
-        final, states = _record(rng, n)
-        shard = keys.counter_shard(final.id)
-        deltas = [on_created(states[0])] + [on_transition(a, b) for a, b in zip(states, states[1:], strict=False)]
-        for delta in deltas:
-            totals.setdefault(shard, Counter()).update(delta.totals)
-            for day, counts in delta.daily.items():
-                daily.setdefault((shard, day), Counter()).update(counts)
-        batch.append(_intervention_item(tenant, final))
-        if len(batch) >= 1000:
-            flush()
-    flush()
-    for shard, counts in totals.items():
-        for update in _counter_updates(table, tenant, shard, CounterDelta(totals=counts)):
-            client.update_item(**update["Update"])
-    for (shard, day), counts in daily.items():
-        for update in _counter_updates(table, tenant, shard, CounterDelta(daily={day: counts})):
-            client.update_item(**update["Update"])
+        seeder.intervention(_record(rng, n)[1])
+    seeder.finish()

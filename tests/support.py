@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl, urlsplit
 from local_runtime.context import LocalLambdaContext
 from local_runtime.handlers import load_handler
 from local_runtime.routing import Router, build_http_event
-from local_runtime.template import REGION, Template
+from local_runtime.template import ACCOUNT, REGION, Template
+from local_runtime.workers import sqs_event_record
 
 
 def configure_environment(template: Template) -> None:
@@ -173,12 +174,13 @@ class FakeRemainingTime:
 
 def stored_interventions(client: Any, table: str = "OversightTable") -> list[Any]:
     """Every intervention record, read the brute-force way (tests only)."""
-    from oversight.store.dynamodb import _intervention_from_item
+    # Here, not at the top: bench/ imports this module before it puts the layer on sys.path.
+    from oversight.store._dynamodb import intervention_from_item
 
     records, request = [], {"TableName": table}
     while True:
         response = client.scan(**request)
-        records += [_intervention_from_item(i) for i in response["Items"] if i["sk"]["S"] == "#META"]
+        records += [intervention_from_item(i) for i in response["Items"] if i["sk"]["S"] == "#META"]
         if "LastEvaluatedKey" not in response:
             return records
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -194,24 +196,12 @@ class JobWorker:
         self.spec = template.function("run_job")
         self.sqs = sqs
         self.queue_url = sqs.get_queue_url(QueueName="JobQueue")["QueueUrl"]
+        self.queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:JobQueue"
         self.dlq_url = sqs.get_queue_url(QueueName="JobDeadLetterQueue")["QueueUrl"]
         self.failures: list[str] = []
 
     def invoke(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        records = [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()},
-                "messageAttributes": {},
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:JobQueue",
-                "awsRegion": "us-east-1",
-            }
-            for m in messages
-        ]
+        records = [sqs_event_record(message, self.queue_arn) for message in messages]
         handler = load_handler(self.spec)
         return handler({"Records": records}, LocalLambdaContext(self.spec.logical_id, self.spec.timeout))
 

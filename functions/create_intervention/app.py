@@ -1,41 +1,27 @@
-"""POST /interventions"""
+"""POST /interventions: raise an intervention request, retry-safe with an
+Idempotency-Key."""
 
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header
 
-from oversight.api import api_handler, build_resolver, current_principal, json_response
-from oversight.contract import responses
+from oversight.api import api_handler, build_resolver, current_principal, idempotency_key_header, replayable_response
+from oversight.config import IdempotencySettings, TableSettings, require_settings
 from oversight.interventions import create_intervention
 from oversight.models import CreateInterventionRequest, Intervention
-from oversight.replays import watch_replays
 
+REQUIRED = require_settings("create_intervention", TableSettings, IdempotencySettings)
 app = build_resolver()
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=128, description="Retry-safe creation (24 h)"),
-]
 
-
-@app.post(
-    "/interventions",
-    operation_id="createIntervention",
-    tags=["interventions"],
-    summary="Raise an intervention request",
-    responses=responses(
-        201, "Created (or the first response, replayed for the same Idempotency-Key)", 409, 413, replayable=True
-    ),
-)
+@app.operation("POST /interventions")
 def post_intervention(
-    body: CreateInterventionRequest, idempotency_key: IdempotencyKey = None
+    body: CreateInterventionRequest,
+    idempotency_key: Annotated[str | None, idempotency_key_header("creation")] = None,
 ) -> Response[Intervention]:
-    with watch_replays() as replay:
-        created = create_intervention(current_principal(app), body, idempotency_key, app.lambda_context)
-    response = json_response(201, created)
-    response.headers.update(replay.headers)
-    return response
+    return replayable_response(
+        201, lambda: create_intervention(current_principal(app), body, idempotency_key, app.lambda_context)
+    )
 
 
 lambda_handler = api_handler(app)

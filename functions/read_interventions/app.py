@@ -1,12 +1,13 @@
-"""GET /interventions, /interventions/{id}, /interventions/{id}/events"""
+"""GET /interventions, /interventions/{id}, /interventions/{id}/events:
+the queue, one intervention, its audit trail. Reads only."""
 
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from oversight.api import api_handler, build_resolver, current_principal, json_response
-from oversight.contract import responses
+from oversight.api import Cursor, Limit, api_handler, build_resolver, current_principal, json_response
+from oversight.config import CursorSettings, TableSettings, require_settings
 from oversight.interventions import get_intervention, intervention_events, list_interventions
 from oversight.models import (
     EventList,
@@ -18,24 +19,19 @@ from oversight.models import (
     Status,
 )
 
+REQUIRED = require_settings("read_interventions", TableSettings, CursorSettings)
 app = build_resolver()
 
 
-@app.get(
-    "/interventions",
-    operation_id="listInterventions",
-    tags=["interventions"],
-    summary="The queue: pending by priority then age; other statuses newest first",
-    responses=responses(200, "A page of interventions"),
-)
+@app.operation("GET /interventions")
 def list_route(
     status: Annotated[Status, Query()] = Status.PENDING,
     priority: Annotated[Priority | None, Query()] = None,
     type: Annotated[InterventionType | None, Query()] = None,
     assigned_to: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     uow_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Response[InterventionPage]:
     query = ListInterventionsQuery(
         status=status, priority=priority, type=type, assigned_to=assigned_to, uow_id=uow_id, limit=limit, cursor=cursor
@@ -43,29 +39,13 @@ def list_route(
     return json_response(200, list_interventions(current_principal(app), query))
 
 
-@app.get(
-    "/interventions/<id>",
-    operation_id="getIntervention",
-    tags=["interventions"],
-    summary="One intervention",
-    responses=responses(200, "The intervention", 404),
-)
+@app.operation("GET /interventions/{id}")
 def get_route(id: str) -> Response[Intervention]:
     return json_response(200, get_intervention(current_principal(app), id))
 
 
-@app.get(
-    "/interventions/<id>/events",
-    operation_id="listInterventionEvents",
-    tags=["interventions"],
-    summary="Audit trail, oldest first",
-    responses=responses(200, "A page of the changes, oldest first", 404),
-)
-def events_route(
-    id: str,
-    limit: Annotated[int, Query(ge=1, le=100)] = 100,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
-) -> Response[EventList]:
+@app.operation("GET /interventions/{id}/events")
+def events_route(id: str, limit: Limit = 100, cursor: Cursor = None) -> Response[EventList]:
     return json_response(200, intervention_events(current_principal(app), id, limit, cursor))
 
 

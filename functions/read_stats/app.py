@@ -1,4 +1,5 @@
-"""GET /stats and GET /stats/daily"""
+"""GET /stats and GET /stats/daily: the tenant's figures, read from the
+pre-computed counters. Reads only."""
 
 from typing import Annotated
 
@@ -6,31 +7,20 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from oversight.api import api_handler, build_resolver, current_principal, json_response
-from oversight.contract import responses
+from oversight.config import TableSettings, require_settings
 from oversight.models import DailyStats, Stats
 from oversight.stats import tenant_daily_stats, tenant_stats
 
+REQUIRED = require_settings("read_stats", TableSettings)
 app = build_resolver()
 
 
-@app.get(
-    "/stats",
-    operation_id="getStats",
-    tags=["stats"],
-    summary="Dashboard figures, all-time for the tenant",
-    responses=responses(200, "Intervention and job figures"),
-)
+@app.operation("GET /stats")
 def stats() -> Response[Stats]:
     return json_response(200, tenant_stats(current_principal(app)))
 
 
-@app.get(
-    "/stats/daily",
-    operation_id="getDailyStats",
-    tags=["stats"],
-    summary="Per-day figures, oldest first, every day present",
-    responses=responses(200, "One entry per day"),
-)
+@app.operation("GET /stats/daily")
 def daily(days: Annotated[int, Query(ge=1, le=90)] = 30) -> Response[DailyStats]:
     return json_response(200, tenant_daily_stats(current_principal(app), days))
 

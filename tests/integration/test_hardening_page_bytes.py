@@ -66,7 +66,7 @@ def test_a_limit_100_page_of_worst_case_records_fits_a_lambda_result(api):
 @pytest.fixture
 def small_budget(monkeypatch) -> int:
     """A budget a few records fill, to page small data by bytes."""
-    import oversight.store.dynamodb as dynamodb
+    import oversight.store._dynamodb as dynamodb
 
     monkeypatch.setattr(dynamodb, "PAGE_BUDGET_BYTES", 6000)
     return 6000

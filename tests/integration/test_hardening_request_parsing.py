@@ -83,7 +83,8 @@ def test_non_finite_or_huge_numbers_in_http_post_json_are_422_and_no_job_is_stor
 
 
 def test_numbers_up_to_the_double_range_are_accepted_and_one_beyond_it_is_422(api):
-    context = '{"max":1.7976931348623157e308,"tiny":5e-324,"big":%s,"neg":-%s}' % ("9" * 308, "9" * 308)
+    big = "9" * 308
+    context = f'{{"max":1.7976931348623157e308,"tiny":5e-324,"big":{big},"neg":-{big}}}'
     reply = api.post("/interventions", REQUESTER, raw_body=CREATE % context)
     assert reply.status == 201
     assert reply.body["context"] == json.loads(context)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from oversight.counters import RESOLUTION_BUCKET_COUNT, bucket_of, on_created, on_transition
 from oversight.models import Status
 from oversight.store import keys
-from oversight.store.dynamodb import merged_counter_updates
+from oversight.store._dynamodb import merged_counter_updates
 from tests.integration.test_tools_recompute_stats import TABLE, counter_items
 from tests.unit.test_hardening_stats_percentiles import PENDING, T0
 

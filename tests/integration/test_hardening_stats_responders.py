@@ -6,7 +6,7 @@ the responder items and clears the per-user attributes of older counters."""
 from oversight.counters import on_transition
 from oversight.models import Status
 from oversight.store import keys
-from oversight.store.dynamodb import merged_counter_updates
+from oversight.store._dynamodb import merged_counter_updates
 from oversight.tools import get_tool
 from oversight.tools.recording import RecordingRunContext
 from tests.integration.test_tools_recompute_stats import TABLE, add, counter_items

@@ -11,7 +11,7 @@ from moto.dynamodb.models import dynamodb_backends
 
 from local_runtime.template import ACCOUNT, REGION
 from oversight.models import Intervention
-from oversight.store.dynamodb import _intervention_from_item
+from oversight.store._dynamodb import intervention_from_item
 from oversight.tools import JobCancelled, get_tool
 from oversight.tools.recording import RecordingRunContext
 from tests.seeding import seed_interventions
@@ -28,7 +28,7 @@ def stored(tenant):
     return {
         iv.id: iv
         for iv in (
-            _intervention_from_item(item)
+            intervention_from_item(item)
             for item in items
             if item["pk"]["S"].startswith(f"T#{tenant}#INT#") and item["sk"]["S"] == "#META"
         )

@@ -91,7 +91,7 @@ def test_buckets(seconds, bucket):
 def test_every_bucket_spans_at_most_four_percent():
     floors = RESOLUTION_BUCKET_FLOORS
     assert floors[0] == 0.001 and floors[-1] < 2_592_000 <= floors[-1] * 1.04
-    assert max(upper / lower for lower, upper in zip(floors, floors[1:])) <= 1.04 + 1e-12
+    assert max(upper / lower for lower, upper in zip(floors, floors[1:], strict=False)) <= 1.04 + 1e-12
 
 
 def test_percentile_is_the_mean_of_the_bucket_holding_the_rank():

@@ -1,31 +1,53 @@
 """The emulation's speed-ups change no result: Queries answered from the
 partition index equal moto's own (every item sorted) on a randomized table
 after random writes; SDK calls handed to the emulator in process get what
-its HTTP server would answer. And each fix of moto still takes effect on the
-moto installed (they patch its internals): conditional writes racing each
+its HTTP server would answer. And each patch of moto still takes effect on
+the moto installed (they patch its internals): conditional writes racing each
 other have one winner, a transaction's cost and a Query's do not grow with
 the table, an item's size check is linear, reads skip moto's serialiser,
-dispatch lookups are made once; an untested moto stops the start."""
+every write reaches the write log, dispatch lookups are made once; each of
+these outcomes differs without its patch (a run in a process of its own);
+an untested moto stops the start."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import copy
 import inspect
+import io
+import json
 import os
 import random
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import boto3
+import moto
+import moto.core.responses
 import pytest
 from botocore.exceptions import ClientError
+from botocore.httpsession import URLLib3Session
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
+from werkzeug.serving import make_server
 
 from local_runtime import emulation
 from local_runtime.aws import EmulatedAws, InProcessTransport
-from local_runtime.emulation import make_dynamodb_writes_atomic, partition_index
+from local_runtime.emulation import install_moto_patches, partitions, patches
+from local_runtime.emulation.partitions import partition_index
+from local_runtime.emulation.writes import record_writes
+
+ROOT = Path(__file__).resolve().parents[2]
 
 GSIS = [
     # name, hash, range (None: no range key), projection
@@ -38,12 +60,19 @@ GSIS = [
 
 @pytest.fixture(scope="module")
 def dynamodb(emulated_aws: EmulatedAws) -> Any:
-    make_dynamodb_writes_atomic()
+    install_moto_patches()
     return emulated_aws.client("dynamodb")
 
 
 @pytest.fixture
 def table(dynamodb: Any) -> Iterator[str]:
+    name = _indexed_table(dynamodb)
+    yield name
+    dynamodb.delete_table(TableName=name)
+
+
+def _indexed_table(dynamodb: Any) -> str:
+    """A table with the GSIS above, whose name it returns."""
     name = f"emulation-{uuid.uuid4().hex[:8]}"
     definitions = {
         "pk": "S",
@@ -72,8 +101,7 @@ def table(dynamodb: Any) -> Iterator[str]:
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         GlobalSecondaryIndexes=indexes,
     )
-    yield name
-    dynamodb.delete_table(TableName=name)
+    return name
 
 
 def _random_item(rng: random.Random, pk: str, sk: str) -> dict[str, Any]:
@@ -102,7 +130,7 @@ def _random_writes(dynamodb: Any, table: str, rng: random.Random, count: int) ->
             dynamodb.put_item(TableName=table, Item=_random_item(rng, pk, sk))
         elif roll < 0.65:
             status = rng.choice(["S#OPEN", "S#DONE", "S#LATE"])
-            try:
+            with contextlib.suppress(ClientError):
                 dynamodb.update_item(
                     TableName=table,
                     Key=key,
@@ -112,15 +140,13 @@ def _random_writes(dynamodb: Any, table: str, rng: random.Random, count: int) ->
                     if rng.random() < 0.5
                     else "attribute_exists(sk) OR attribute_not_exists(sk)",
                 )
-            except ClientError:
-                pass
         elif roll < 0.75:
             dynamodb.delete_item(TableName=table, Key=key)
         elif roll < 0.85:
             other_pk, other_sk = rng.choice(keys)
             if (other_pk, other_sk) == (pk, sk):
                 continue
-            try:  # fails now and then: the rollback must leave the index right
+            with contextlib.suppress(ClientError):  # fails now and then: the rollback must leave the index right
                 dynamodb.transact_write_items(
                     TransactItems=[
                         {"Put": {"TableName": table, "Item": _random_item(rng, pk, sk)}},
@@ -135,8 +161,6 @@ def _random_writes(dynamodb: Any, table: str, rng: random.Random, count: int) ->
                         },
                     ]
                 )
-            except ClientError:
-                pass
         else:
             batch = {rng.choice(keys) for _ in range(5)}
             requests = [
@@ -201,11 +225,11 @@ def _all_pages(dynamodb: Any, request: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _answers(dynamodb: Any, request: dict[str, Any], indexed: bool) -> list[dict[str, Any]]:
-    emulation.INDEXED_QUERIES = indexed
+    partitions.INDEXED_QUERIES = indexed
     try:
         return _all_pages(dynamodb, request)
     finally:
-        emulation.INDEXED_QUERIES = True
+        partitions.INDEXED_QUERIES = True
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -254,15 +278,15 @@ def test_the_index_kept_by_writes_equals_one_built_afresh(dynamodb: Any, table: 
     _random_writes(dynamodb, table, rng, 400)
     moto_table = dynamodb_backends[ACCOUNT][REGION].get_table(table)
     kept = partition_index(moto_table)
-    fresh = emulation.PartitionIndex(moto_table, kept.gsis)
+    fresh = partitions.PartitionIndex(moto_table, kept.gsis)
 
-    def buckets(index: emulation.PartitionIndex) -> dict[str, Any]:
+    def buckets(index: partitions.PartitionIndex) -> dict[str, Any]:
         return {
             name: {value: set(items) for value, items in found.items() if items}
             for name, found in index.buckets.items()
         }
 
-    def ordered(index: emulation.PartitionIndex) -> dict[str, Any]:
+    def ordered(index: partitions.PartitionIndex) -> dict[str, Any]:
         return {
             name: {value: (o.keys, [id(i) for i in o.items]) for value, o in found.items() if o.items}
             for name, found in index.ordered.items()
@@ -289,14 +313,58 @@ def test_sdk_calls_to_the_emulator_stay_in_process(emulated_aws: EmulatedAws, mo
     assert len(handled) == 4 and all(url.startswith(emulated_aws.endpoint) for url in handled)
     # What leaves the process still goes to the server over HTTP.
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
-    with urllib.request.urlopen(url) as response:
+    with urllib.request.urlopen(url) as response:  # noqa: S310 - an http:// URL of the emulator, presigned by boto3
         assert response.read() == b"hello"
     with pytest.raises(ClientError) as raised:
         s3.get_object(Bucket=bucket, Key="missing")
     assert raised.value.response["Error"]["Code"] == "NoSuchKey"
 
 
-# ---------------------------------------------------------------- each fix of moto still takes effect
+def test_the_environ_handed_in_process_is_the_one_werkzeugs_server_makes() -> None:
+    """The same signed requests, sent over HTTP to werkzeug's server and
+    handed to the application in process, reach it alike: the same environ
+    (but what only a socket has) and body."""
+    received: list[dict[str, Any]] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        kept = {key: value for key, value in environ.items() if not key.startswith(("wsgi.", "werkzeug."))}
+        received.append({**kept, "body": environ["wsgi.input"].read(length)})
+        start_response("200 OK", [("Content-Type", "application/xml")])
+        return [b"<ok/>"]
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_port}"
+    transport, over_http = InProcessTransport(endpoint, app), URLLib3Session()
+
+    def sent_both_ways(request: Any, **_: Any) -> Any:
+        over_http.send(request)
+        request.reset_stream()
+        return transport.send(request)
+
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+    s3 = boto3.client("s3", endpoint_url=endpoint, **credentials)
+    s3.meta.events.register("before-send", sent_both_ways)
+    try:
+        s3.put_object(Bucket="b", Key="dir/a b+ü%.txt", Body=b"hello", ContentType="text/plain", Metadata={"a_b": "v"})
+        s3.upload_fileobj(io.BytesIO(b"x" * 10), "b", "streamed")
+        s3.list_objects_v2(Bucket="b", Prefix="ü &x")
+        s3.delete_object(Bucket="b", Key="k")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    socket_only = ("REMOTE_PORT", "SERVER_SOFTWARE", "HTTP_ACCEPT_ENCODING")  # the last one urllib3's
+    assert len(received) == 8
+    for over_the_socket, in_process in zip(received[::2], received[1::2], strict=True):
+        for name in socket_only:
+            over_the_socket.pop(name, None)
+            in_process.pop(name, None)
+        assert in_process == over_the_socket
+
+
+# ---------------------------------------------------------------- each patch of moto still takes effect
 def _plain_table(dynamodb: Any, items: int) -> str:
     name = f"plain-{uuid.uuid4().hex[:8]}"
     dynamodb.create_table(
@@ -317,10 +385,9 @@ def _plain_table(dynamodb: Any, items: int) -> str:
     return name
 
 
-def test_racing_conditional_writes_have_one_winner(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """1. Atomicity. moto checks a condition, then writes: a pause between
-    the two (here forced) lets two writers both win, unless writes are
-    serialised."""
+def _pause_after_each_condition(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between checking a write's condition and writing, moto lets another
+    thread run (as it may at any point): here it always does."""
     import moto.dynamodb.models as models
     import moto.dynamodb.models.table as table_module
 
@@ -341,6 +408,13 @@ def test_racing_conditional_writes_have_one_winner(dynamodb: Any, monkeypatch: p
 
     monkeypatch.setattr(table_module, "get_filter_expression", pausing(table_module.get_filter_expression))
     monkeypatch.setattr(models, "get_filter_expression", pausing(models.get_filter_expression))
+
+
+def test_racing_conditional_writes_have_one_winner(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """serialise_writes (and the lock the transaction and item-write patches
+    hold). moto checks a condition, then writes: a pause between the two
+    (here forced) lets two writers both win, unless writes are serialised."""
+    _pause_after_each_condition(monkeypatch)
     table = _plain_table(dynamodb, 0)
     wins: list[tuple[str, str]] = []
 
@@ -393,18 +467,15 @@ def _copies_in_a_transaction(dynamodb: Any, table: str, monkeypatch: pytest.Monk
 
 
 def test_a_transaction_costs_the_same_whatever_the_table_size(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """2. moto copies every table a transaction names (to roll back); the
-    rollback here copies only the items it touches."""
+    """roll_back_transactions_by_item. moto copies every table a transaction
+    names (to roll back); the rollback here copies only the items it touches."""
     small = _copies_in_a_transaction(dynamodb, _plain_table(dynamodb, 10), monkeypatch)
     large = _copies_in_a_transaction(dynamodb, _plain_table(dynamodb, 400), monkeypatch)
     assert small == large < 200
 
 
-def test_the_item_size_check_is_linear_and_still_enforced(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """3. moto re-measures the whole item for every attribute it sets."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    table = _plain_table(dynamodb, 0)
+def _size_measures(dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[int], int]:
+    """How many attribute values moto measures to put an item of n attributes."""
     measured = [0]
     size = DynamoType.size
 
@@ -420,6 +491,15 @@ def test_the_item_size_check_is_linear_and_still_enforced(dynamodb: Any, monkeyp
         item.update({f"a{n}": {"S": "x" * 10} for n in range(attributes)})
         dynamodb.put_item(TableName=table, Item=item)
         return measured[0]
+
+    return measures
+
+
+def test_the_item_size_check_is_linear_and_still_enforced(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """check_item_size_in_linear_time. moto re-measures the whole item for
+    every attribute it sets."""
+    table = _plain_table(dynamodb, 0)
+    measures = _size_measures(dynamodb, table, monkeypatch)
 
     narrow, wide = measures(50), measures(200)
     assert wide <= 6 * narrow  # 4x the attributes: ~4x the work (moto's own: ~16x)
@@ -437,13 +517,9 @@ def test_the_item_size_check_is_linear_and_still_enforced(dynamodb: Any, monkeyp
         )
 
 
-def test_reads_skip_motos_serialiser_and_answer_the_same(
-    dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """4. A read's result is already DynamoDB's JSON: dumped as it is."""
-    import moto.core.responses
-    from moto.dynamodb.responses import DynamoHandler
-
+def _reads_of_every_type(dynamodb: Any, table: str) -> list[Callable[[], Any]]:
+    """Puts an item holding every attribute type in `table` (one with the
+    GSIS above); returns the five reads that return it."""
     item = {
         "pk": {"S": "P#1"},
         "sk": {"S": "S#1"},
@@ -458,7 +534,7 @@ def test_reads_skip_motos_serialiser_and_answer_the_same(
     }
     dynamodb.put_item(TableName=table, Item=item)
     key = {"pk": item["pk"], "sk": item["sk"]}
-    reads = [
+    return [
         lambda: dynamodb.get_item(TableName=table, Key=key),
         lambda: dynamodb.batch_get_item(RequestItems={table: {"Keys": [key]}}),
         lambda: dynamodb.query(
@@ -472,6 +548,10 @@ def test_reads_skip_motos_serialiser_and_answer_the_same(
         ),
         lambda: dynamodb.scan(TableName=table),
     ]
+
+
+def _serialisers_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many times moto's shape-walking serialiser is looked up, from now on."""
     serialisers = [0]
     get_serializer_class = moto.core.responses.get_serializer_class
 
@@ -480,6 +560,16 @@ def test_reads_skip_motos_serialiser_and_answer_the_same(
         return get_serializer_class(*args)
 
     monkeypatch.setattr(moto.core.responses, "get_serializer_class", counted)
+    return serialisers
+
+
+def test_reads_skip_motos_serialiser_and_answer_the_same(
+    dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dump_reads_as_they_are. A read's result is already DynamoDB's JSON:
+    dumped as it is."""
+    reads = _reads_of_every_type(dynamodb, table)
+    serialisers = _serialisers_counted(monkeypatch)
 
     def answers() -> list[Any]:
         found = [read() for read in reads]
@@ -492,10 +582,8 @@ def test_reads_skip_motos_serialiser_and_answer_the_same(
     assert serialisers[0] == len(reads)
 
 
-def test_a_query_reads_only_its_partition(dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """5. moto looks at every item of the table for any Query."""
-    from moto.dynamodb.models.table import Table
-
+def _put_300_in_30_partitions(dynamodb: Any, table: str) -> None:
+    """Items P#0..P#29 of 10 each; by_status: 3 in S#RARE, the rest in S#COMMON."""
     for n in range(0, 300, 25):
         dynamodb.batch_write_item(
             RequestItems={
@@ -514,6 +602,17 @@ def test_a_query_reads_only_its_partition(dynamodb: Any, table: str, monkeypatch
                 ]
             }
         )
+
+
+_RARE = {
+    "IndexName": "by_status",
+    "KeyConditionExpression": "gsi1pk = :s",
+    "ExpressionAttributeValues": {":s": {"S": "S#RARE"}},
+}
+
+
+def _items_looked_at(dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., int]:
+    """How many items moto's Query looks at to answer a Query."""
     looked_at = [0]
     all_items = Table.all_items
 
@@ -529,11 +628,16 @@ def test_a_query_reads_only_its_partition(dynamodb: Any, table: str, monkeypatch
         dynamodb.query(TableName=table, **query)
         return looked_at[0]
 
-    rare = {
-        "IndexName": "by_status",
-        "KeyConditionExpression": "gsi1pk = :s",
-        "ExpressionAttributeValues": {":s": {"S": "S#RARE"}},
-    }
+    return items_looked_at
+
+
+def test_a_query_reads_only_its_partition(dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """answer_queries_from_their_partition. moto looks at every item of the
+    table for any Query."""
+    _put_300_in_30_partitions(dynamodb, table)
+    items_looked_at = _items_looked_at(dynamodb, table, monkeypatch)
+
+    rare = _RARE
     page = {
         "IndexName": "by_status",
         "KeyConditionExpression": "gsi1pk = :s",
@@ -542,21 +646,16 @@ def test_a_query_reads_only_its_partition(dynamodb: Any, table: str, monkeypatch
     }
     own = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "P#3"}}}
     assert (items_looked_at(**rare), items_looked_at(**page), items_looked_at(**own)) == (3, 6, 10)
-    emulation.INDEXED_QUERIES = False
+    partitions.INDEXED_QUERIES = False
     try:
         assert items_looked_at(**rare) == 300  # moto's own
     finally:
-        emulation.INDEXED_QUERIES = True
+        partitions.INDEXED_QUERIES = True
 
 
-def test_dispatch_lookups_are_made_once(
-    emulated_aws: EmulatedAws, dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """6. moto lists its package folder and inspects the response class on
-    every request."""
-    import moto
-
-    sqs = emulated_aws.client("sqs")
+def _dispatch_lookups(dynamodb: Any, sqs: Any, table: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The lookups of moto's package folder and of response classes' members
+    that five DynamoDB and five SQS calls make, once each has been made."""
     dynamodb.get_item(TableName=table, Key={"pk": {"S": "x"}, "sk": {"S": "y"}})
     sqs.list_queues()
     lookups = [0]
@@ -576,8 +675,17 @@ def test_dispatch_lookups_are_made_once(
     for _ in range(5):
         dynamodb.get_item(TableName=table, Key={"pk": {"S": "x"}, "sk": {"S": "y"}})
         sqs.list_queues()
+    return lookups[0]
 
-    assert lookups[0] == 0
+
+def test_dispatch_lookups_are_made_once(
+    emulated_aws: EmulatedAws, dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """look_up_dispatch_once. moto lists its package folder and inspects the
+    response class on every request."""
+    lookups = _dispatch_lookups(dynamodb, emulated_aws.client("sqs"), table, monkeypatch)
+
+    assert lookups == 0
 
 
 def test_an_untested_moto_stops_the_start(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
@@ -592,7 +700,248 @@ def test_an_untested_moto_stops_the_start(monkeypatch: pytest.MonkeyPatch, caplo
 
 
 def test_the_pinned_moto_is_a_tested_one() -> None:
-    from pathlib import Path
-
-    pins = (Path(__file__).parents[2] / "requirements-dev.txt").read_text()
+    pins = (ROOT / "requirements-dev.txt").read_text()
     assert f"moto[server]=={emulation.TESTED_MOTO_VERSIONS[0]}" in pins
+
+
+# ---------------------------------------------------------------- each patch, with it and without it
+# Each patch of local_runtime/emulation/patches.py has a scenario whose outcome it changes. The scenario runs here,
+# every patch applied, and in a process of its own with every patch but that one (`python -m
+# tests.unit.test_local_emulation <patch>`): the test asserts both outcomes, DynamoDB's (or the cost the patch
+# promises) with the patch, moto's own without. A patch that stopped taking effect (moto moved what it wraps) fails.
+Scenario = Callable[[EmulatedAws, pytest.MonkeyPatch], dict[str, Any]]
+UNPATCHED_RUN_SECONDS = 300
+
+
+def _racing_conditional_deletes(aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Six writers delete each of four items on the condition that it
+    exists. (A delete is the write that only `serialise_writes` holds to
+    the lock: moto checks its condition before the table's delete_item.)"""
+    dynamodb = aws.client("dynamodb")
+    table = _plain_table(dynamodb, 4)
+    _pause_after_each_condition(monkeypatch)
+    won: list[int] = []
+    threads_started = threading.Barrier(4 * 6)
+
+    def delete(key: int) -> None:
+        threads_started.wait()
+        with contextlib.suppress(ClientError):
+            dynamodb.delete_item(
+                TableName=table,
+                Key={"pk": {"S": f"P#{key}"}, "sk": {"S": "S"}},
+                ConditionExpression="attribute_exists(pk)",
+            )
+            won.append(key)
+
+    threads = [threading.Thread(target=delete, args=(key,)) for key in range(4) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"deletes that won": len(won)}
+
+
+def _transaction_copies(aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The deep copies of a two-write transaction on a table of 10 items, then of 400."""
+    dynamodb = aws.client("dynamodb")
+    copies = [_copies_in_a_transaction(dynamodb, _plain_table(dynamodb, n), monkeypatch) for n in (10, 400)]
+    return {"copies": copies}
+
+
+def _item_size_measures(aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The values measured to put an item of 50 attributes, then of 200."""
+    dynamodb = aws.client("dynamodb")
+    measures = _size_measures(dynamodb, _plain_table(dynamodb, 0), monkeypatch)
+    return {"measured": [measures(50), measures(200)]}
+
+
+def _serialised_reads(aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The serialisers five reads look up, and what they answer in JSON (the
+    table's name replaced, as it differs from run to run)."""
+    dynamodb = aws.client("dynamodb")
+    table = _indexed_table(dynamodb)
+    reads = _reads_of_every_type(dynamodb, table)
+    serialisers = _serialisers_counted(monkeypatch)
+    answers = [{k: v for k, v in read().items() if k != "ResponseMetadata"} for read in reads]
+    text = json.dumps(answers, sort_keys=True, default=lambda data: base64.b64encode(data).decode())
+    return {"serialisers": serialisers[0], "answers": json.loads(text.replace(table, "TABLE"))}
+
+
+def _writes_noted(aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What the write log receives for an update, a put and a delete, and
+    what a Query of the index they change finds afterwards (the index is
+    built before them)."""
+    dynamodb = aws.client("dynamodb")
+    table = _indexed_table(dynamodb)
+
+    def item(pk: str, status: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": "S"}, "gsi1pk": {"S": status}, "gsi1sk": {"S": pk}}
+
+    def open_items() -> list[str]:
+        query = {"KeyConditionExpression": "gsi1pk = :s", "ExpressionAttributeValues": {":s": {"S": "S#OPEN"}}}
+        return [found["pk"]["S"] for found in dynamodb.query(TableName=table, IndexName="by_status", **query)["Items"]]
+
+    dynamodb.put_item(TableName=table, Item=item("A", "S#DONE"))
+    open_items()  # builds the index
+    noted: list[list[Any]] = []
+
+    def sink(changes: list[tuple[Any, Any, Any, Any]]) -> None:
+        for moto_table, hash_value, _, image in changes:
+            if moto_table.name == table:
+                noted.append([hash_value.value, image.attrs["gsi1pk"].value if image is not None else None])
+
+    record_writes(sink)
+    try:
+        dynamodb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "A"}, "sk": {"S": "S"}},
+            UpdateExpression="SET gsi1pk = :s",
+            ExpressionAttributeValues={":s": {"S": "S#OPEN"}},
+        )
+        dynamodb.put_item(TableName=table, Item=item("B", "S#OPEN"))
+        dynamodb.delete_item(TableName=table, Key={"pk": {"S": "B"}, "sk": {"S": "S"}})
+    finally:
+        record_writes(None)
+    return {"noted": noted, "open": open_items()}
+
+
+def _items_a_query_looks_at(aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The items a Query of 3 items out of 300 looks at, and what it finds."""
+    dynamodb = aws.client("dynamodb")
+    table = _indexed_table(dynamodb)
+    _put_300_in_30_partitions(dynamodb, table)
+    items_looked_at = _items_looked_at(dynamodb, table, monkeypatch)
+    found = [item["sk"]["S"] for item in dynamodb.query(TableName=table, **_RARE)["Items"]]
+    return {"looked at": items_looked_at(**_RARE), "found": found}
+
+
+def _lookups_per_request(aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    dynamodb = aws.client("dynamodb")
+    return {"lookups": _dispatch_lookups(dynamodb, aws.client("sqs"), _plain_table(dynamodb, 0), monkeypatch)}
+
+
+SCENARIOS: dict[str, Scenario] = {
+    patches.serialise_writes.__name__: _racing_conditional_deletes,
+    patches.roll_back_transactions_by_item.__name__: _transaction_copies,
+    patches.check_item_size_in_linear_time.__name__: _item_size_measures,
+    patches.dump_reads_as_they_are.__name__: _serialised_reads,
+    patches.note_item_writes.__name__: _writes_noted,
+    patches.answer_queries_from_their_partition.__name__: _items_a_query_looks_at,
+    patches.look_up_dispatch_once.__name__: _lookups_per_request,
+}
+
+
+@pytest.fixture(scope="module")
+def unpatched_runs() -> Iterator[dict[str, subprocess.Popen[str]]]:
+    """Every scenario in a process of its own without its patch, all started at once."""
+    runs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "tests.unit.test_local_emulation", name],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in SCENARIOS
+    }
+    yield runs
+    for run in runs.values():
+        if run.poll() is None:
+            run.kill()
+        run.communicate()
+
+
+@pytest.fixture
+def with_and_without(
+    emulated_aws: EmulatedAws, dynamodb: Any, unpatched_runs: dict[str, subprocess.Popen[str]]
+) -> Callable[[patches.Patch], tuple[dict[str, Any], dict[str, Any]]]:
+    """A patch's scenario: its outcome here (every patch applied), and in its
+    process without that patch."""
+
+    def outcomes(patch: patches.Patch) -> tuple[dict[str, Any], dict[str, Any]]:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            patched = SCENARIOS[patch.__name__](emulated_aws, monkeypatch)
+        run = unpatched_runs[patch.__name__]
+        output, errors = run.communicate(timeout=UNPATCHED_RUN_SECONDS)
+        assert run.returncode == 0, errors
+        return patched, json.loads(output.splitlines()[-1])
+
+    return outcomes
+
+
+def test_every_patch_has_a_scenario() -> None:
+    assert list(SCENARIOS) == [patch.__name__ for patch in patches.PATCHES]
+
+
+def test_installing_again_wraps_nothing_twice(dynamodb: Any) -> None:
+    wrapped = DynamoDBBackend.put_item, DynamoHandler.serialized, Table.query
+    install_moto_patches()
+    for patch in patches.PATCHES:
+        patches.apply(patch)
+    assert (DynamoDBBackend.put_item, DynamoHandler.serialized, Table.query) == wrapped
+
+
+def test_serialise_writes_takes_effect(with_and_without: Any) -> None:
+    patched, unpatched = with_and_without(patches.serialise_writes)
+    assert patched == {"deletes that won": 4}  # one per item, as in DynamoDB
+    assert unpatched["deletes that won"] > 4
+
+
+def test_roll_back_transactions_by_item_takes_effect(with_and_without: Any) -> None:
+    patched, unpatched = with_and_without(patches.roll_back_transactions_by_item)
+    small, large = patched["copies"]
+    assert small == large  # whatever the table's size
+    small, large = unpatched["copies"]
+    assert large > 10 * small  # moto copies the whole table
+
+
+def test_check_item_size_in_linear_time_takes_effect(with_and_without: Any) -> None:
+    patched, unpatched = with_and_without(patches.check_item_size_in_linear_time)
+    narrow, wide = patched["measured"]
+    assert wide <= 6 * narrow  # 4x the attributes, ~4x the work
+    narrow, wide = unpatched["measured"]
+    assert wide > 12 * narrow  # ~16x
+
+
+def test_dump_reads_as_they_are_takes_effect(with_and_without: Any) -> None:
+    patched, unpatched = with_and_without(patches.dump_reads_as_they_are)
+    assert (patched["serialisers"], unpatched["serialisers"]) == (0, 5)
+    assert patched["answers"] == unpatched["answers"]
+
+
+def test_note_item_writes_takes_effect(with_and_without: Any) -> None:
+    patched, unpatched = with_and_without(patches.note_item_writes)
+    assert patched == {"noted": [["A", "S#OPEN"], ["B", "S#OPEN"], ["B", None]], "open": ["A"]}
+    # Without it the write log misses them, and the index goes stale.
+    assert unpatched == {"noted": [], "open": []}
+
+
+def test_answer_queries_from_their_partition_takes_effect(with_and_without: Any) -> None:
+    patched, unpatched = with_and_without(patches.answer_queries_from_their_partition)
+    assert (patched["looked at"], unpatched["looked at"]) == (3, 300)
+    assert patched["found"] == unpatched["found"] == ["S#0", "S#100", "S#200"]
+
+
+def test_look_up_dispatch_once_takes_effect(with_and_without: Any) -> None:
+    patched, unpatched = with_and_without(patches.look_up_dispatch_once)
+    assert patched == {"lookups": 0}
+    assert unpatched["lookups"] >= 10  # at least one per request
+
+
+def _outcome_without(name: str) -> dict[str, Any]:
+    """Patch `name`'s scenario on moto with every other patch applied."""
+    emulation.check_moto_version()
+    for patch in patches.PATCHES:
+        if patch.__name__ != name:
+            patches.apply(patch)
+    aws = EmulatedAws()
+    aws.start()
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            return SCENARIOS[name](aws, monkeypatch)
+    finally:
+        aws.stop()
+
+
+if __name__ == "__main__":  # one unpatched run (see unpatched_runs)
+    print(json.dumps(_outcome_without(sys.argv[1])))

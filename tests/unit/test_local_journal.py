@@ -45,8 +45,8 @@ TEMPLATE = (
 
 
 @pytest.fixture(autouse=True)
-def atomic_writes() -> None:
-    emulation.make_dynamodb_writes_atomic()
+def moto_patches() -> None:
+    emulation.install_moto_patches()
 
 
 @pytest.fixture

@@ -76,8 +76,8 @@ def test_a_long_run_reads_the_store_rarely_and_still_sees_a_cancellation_within_
     print(f"\n{store.gets} GetItems for a 240 s run asking cancelled() every 10 ms")
     assert store.gets <= 150  # once a second would be 240
     for cancel_at in (1.0, 10.0, 100.0, 230.0):
-        store = FakeStore(lambda: monotonic.t - began, cancel_at=cancel_at)
         began = monotonic.t
+        store = FakeStore(lambda began=began: monotonic.t - began, cancel_at=cancel_at)
         seen = run_checking(context(store), monotonic, seconds=240)
         # Within a quarter of the run's age so far, and never more than 2 s late.
         assert seen is not None and seen - cancel_at <= min(max(cancel_at / 4, 0.05), 2.0) + 0.02, (cancel_at, seen)

@@ -6,8 +6,11 @@ every write adds to the shard of its intervention, a stats read sums the
 shards. Resolution times go into a log-spaced histogram, so the
 percentiles cost the same whatever the number of records.
 
-A delta names logical figures: `r:<user>` (decisions of a user) is stored
-in that user's responder item, not in the shard (store/dynamodb.py)."""
+Every figure's name is defined here, once: the writes (`on_*`) and the
+reads (`*_stats`, `daily_figures`) use the same names, and recompute_stats
+rebuilds the figures `is_intervention_figure` selects. A delta names
+logical figures: `r:<user>` (decisions of a user) is stored in that user's
+responder item, not in the shard (store/keys.py, figure_items)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 from oversight.models import (
     DailyFigures,
@@ -54,6 +58,18 @@ TOP_RESPONDERS = 10
 # it. Not a figure: never shown, never rebuilt.
 INTERVENTION_WRITES = "i_writes"
 
+# The all-time figures (TOTAL items, besides the histogram's and the
+# per-status, type, priority and tool ones named by the functions below).
+INTERVENTIONS_TOTAL = "i_total"
+RESOLVED_COUNT = "i_res_count"
+RESOLVED_SECONDS = "i_res_sum"
+JOBS_TOTAL = "j_total"
+JOB_RUNS = "j_duration_count"
+JOB_RUN_SECONDS = "j_duration_sum"
+# The daily figures (DAY items), each a field of DailyFigures.
+CREATED = "created"
+JOBS_COMPLETED = "jobs_completed"
+JOBS_FAILED = "jobs_failed"
 # Closing statuses that count a resolution time, and the daily figure of each.
 _RESOLVED = {
     Status.APPROVED: "approved",
@@ -67,7 +83,23 @@ _RESPONDER_PREFIX = "r:"
 _TOOL_PREFIX = "t:"
 TOP_TOOLS = 10
 _INTERVENTION_PREFIXES = ("i_", _RESPONDER_PREFIX)
-_INTERVENTION_DAILY_FIGURES = frozenset({"created", *_RESOLVED.values()})
+_INTERVENTION_DAILY_FIGURES = frozenset({CREATED, *_RESOLVED.values()})
+
+
+def status_figure(status: Status) -> str:
+    return f"i_status_{status.value}"
+
+
+def type_figure(kind: InterventionType) -> str:
+    return f"i_type_{kind.value}"
+
+
+def priority_figure(priority: Priority) -> str:
+    return f"i_priority_{priority.value}"
+
+
+def job_status_figure(status: JobStatus) -> str:
+    return f"j_status_{status.value}"
 
 
 def bucket_of(seconds: float) -> int:
@@ -110,47 +142,48 @@ class CounterDelta:
     def add_daily(self, day: str, name: str, amount: int = 1) -> None:
         self.daily.setdefault(day, Counter())[name] += amount
 
-    def merge(self, other: CounterDelta) -> CounterDelta:
-        """Both deltas in one (a transaction may touch a counter item once)."""
-        merged = CounterDelta(totals=Counter(self.totals))
-        merged.totals.update(other.totals)
-        for delta in (self, other):
-            for day, counts in delta.daily.items():
-                merged.daily.setdefault(day, Counter()).update(counts)
-        return merged
+    def add(self, other: CounterDelta) -> None:
+        """Add `other`'s increments to this delta's (merged deltas: a
+        transaction may touch a counter item once)."""
+        self.totals.update(other.totals)
+        for day, counts in other.daily.items():
+            self.daily.setdefault(day, Counter()).update(counts)
 
 
 def on_created(iv: Intervention) -> CounterDelta:
     delta = CounterDelta()
     delta.totals.update(
         {
-            "i_total": 1,
-            f"i_status_{iv.status.value}": 1,
-            f"i_type_{iv.type.value}": 1,
-            f"i_priority_{iv.priority.value}": 1,
+            INTERVENTIONS_TOTAL: 1,
+            status_figure(iv.status): 1,
+            type_figure(iv.type): 1,
+            priority_figure(iv.priority): 1,
         }
     )
-    delta.add_daily(iv.created_at.date().isoformat(), "created")
+    delta.add_daily(iv.created_at.date().isoformat(), CREATED)
     return delta
 
 
-def _status_moved(prefix: str, before: StrEnum, after: StrEnum) -> CounterDelta:
+StatusT = TypeVar("StatusT", bound=StrEnum)
+
+
+def _status_moved(figure: Callable[[StatusT], str], before: StatusT, after: StatusT) -> CounterDelta:
     """One count moved from the old status to the new one (none if unchanged)."""
     delta = CounterDelta()
     if before is not after:
-        delta.totals[f"{prefix}_status_{before.value}"] -= 1
-        delta.totals[f"{prefix}_status_{after.value}"] += 1
+        delta.totals[figure(before)] -= 1
+        delta.totals[figure(after)] += 1
     return delta
 
 
 def on_transition(before: Intervention, after: Intervention) -> CounterDelta:
-    delta = _status_moved("i", before.status, after.status)
+    delta = _status_moved(status_figure, before.status, after.status)
     if before.status is after.status:
         return delta
     daily_name = _RESOLVED.get(after.status)
     if daily_name and after.resolution_seconds is not None and after.decided_at is not None:
-        delta.totals["i_res_count"] += 1
-        delta.totals["i_res_sum"] += after.resolution_seconds  # type: ignore[assignment]
+        delta.totals[RESOLVED_COUNT] += 1
+        delta.totals[RESOLVED_SECONDS] += after.resolution_seconds  # type: ignore[assignment]
         bucket = bucket_of(after.resolution_seconds)
         delta.totals[bucket_count_attribute(bucket)] += 1
         delta.totals[bucket_sum_attribute(bucket)] += after.resolution_seconds  # type: ignore[assignment]
@@ -162,22 +195,22 @@ def on_transition(before: Intervention, after: Intervention) -> CounterDelta:
 
 def on_job_created(job: Job) -> CounterDelta:
     delta = CounterDelta()
-    delta.totals.update({"j_total": 1, f"j_status_{job.status.value}": 1, tool_attribute(job.tool): 1})
+    delta.totals.update({JOBS_TOTAL: 1, job_status_figure(job.status): 1, tool_attribute(job.tool): 1})
     if job.status is JobStatus.COMPLETED and job.finished_at is not None:  # answered from the cache
-        delta.add_daily(job.finished_at.date().isoformat(), "jobs_completed")
+        delta.add_daily(job.finished_at.date().isoformat(), JOBS_COMPLETED)
     return delta
 
 
 def on_job_transition(before: Job, after: Job) -> CounterDelta:
-    delta = _status_moved("j", before.status, after.status)
+    delta = _status_moved(job_status_figure, before.status, after.status)
     if before.status is after.status:
         return delta
     if after.status in (JobStatus.COMPLETED, JobStatus.FAILED) and after.finished_at is not None:
-        daily_name = "jobs_completed" if after.status is JobStatus.COMPLETED else "jobs_failed"
+        daily_name = JOBS_COMPLETED if after.status is JobStatus.COMPLETED else JOBS_FAILED
         delta.add_daily(after.finished_at.date().isoformat(), daily_name)
         if after.duration_seconds is not None and not after.cached:
-            delta.totals["j_duration_count"] += 1
-            delta.totals["j_duration_sum"] += after.duration_seconds  # type: ignore[assignment]
+            delta.totals[JOB_RUNS] += 1
+            delta.totals[JOB_RUN_SECONDS] += after.duration_seconds  # type: ignore[assignment]
     return delta
 
 
@@ -260,44 +293,44 @@ def sum_shards(shards: list[dict[str, float]]) -> Counter[str]:
     return total
 
 
-def intervention_stats(totals: Counter[str]) -> InterventionStats:
-    by_status = {s.value: int(totals[f"i_status_{s.value}"]) for s in Status}
-    resolved = int(totals["i_res_count"])
-    responders = [
-        ResponderCount(user=name[len(_RESPONDER_PREFIX) :], count=int(count))
-        for name, count in totals.items()
-        if name.startswith(_RESPONDER_PREFIX) and count > 0
+def top(totals: Mapping[str, float], prefix: str, limit: int) -> list[tuple[str, int]]:
+    """(name, count) of the `limit` highest positive figures named
+    `<prefix><name>`, by count then name: the top responders (`r:`), the
+    top tools (`t:`)."""
+    counts = [
+        (name[len(prefix) :], int(count)) for name, count in totals.items() if name.startswith(prefix) and count > 0
     ]
-    responders.sort(key=lambda r: (-r.count, r.user))
+    return sorted(counts, key=lambda entry: (-entry[1], entry[0]))[:limit]
+
+
+def intervention_stats(totals: Counter[str]) -> InterventionStats:
+    by_status = {s.value: int(totals[status_figure(s)]) for s in Status}
+    resolved = int(totals[RESOLVED_COUNT])
     return InterventionStats(
-        total=int(totals["i_total"]),
+        total=int(totals[INTERVENTIONS_TOTAL]),
         open=by_status[Status.PENDING.value] + by_status[Status.IN_PROGRESS.value],
         by_status=by_status,
-        by_type={t.value: int(totals[f"i_type_{t.value}"]) for t in InterventionType},
-        by_priority={p.value: int(totals[f"i_priority_{p.value}"]) for p in Priority},
-        avg_resolution_seconds=round(totals["i_res_sum"] / resolved, 3) if resolved else None,
+        by_type={t.value: int(totals[type_figure(t)]) for t in InterventionType},
+        by_priority={p.value: int(totals[priority_figure(p)]) for p in Priority},
+        avg_resolution_seconds=round(totals[RESOLVED_SECONDS] / resolved, 3) if resolved else None,
         resolution_seconds_p50=percentile(totals, 0.50),
         resolution_seconds_p95=percentile(totals, 0.95),
-        top_responders=responders[:TOP_RESPONDERS],
+        top_responders=[
+            ResponderCount(user=user, count=count) for user, count in top(totals, _RESPONDER_PREFIX, TOP_RESPONDERS)
+        ],
     )
 
 
 def job_stats(totals: Counter[str]) -> JobStats:
-    by_status = {s.value: int(totals[f"j_status_{s.value}"]) for s in JobStatus}
+    by_status = {s.value: int(totals[job_status_figure(s)]) for s in JobStatus}
     finished = by_status[JobStatus.COMPLETED.value] + by_status[JobStatus.FAILED.value]
-    runs = int(totals["j_duration_count"])
-    tools = [
-        ToolCount(tool=name[len(_TOOL_PREFIX) :], count=int(count))
-        for name, count in totals.items()
-        if name.startswith(_TOOL_PREFIX) and count > 0
-    ]
-    tools.sort(key=lambda t: (-t.count, t.tool))
+    runs = int(totals[JOB_RUNS])
     return JobStats(
-        total=int(totals["j_total"]),
+        total=int(totals[JOBS_TOTAL]),
         by_status=by_status,
         success_rate=round(by_status[JobStatus.COMPLETED.value] / finished, 4) if finished else None,
-        top_tools=tools[:TOP_TOOLS],
-        avg_duration_seconds=round(totals["j_duration_sum"] / runs, 3) if runs else None,
+        top_tools=[ToolCount(tool=tool, count=count) for tool, count in top(totals, _TOOL_PREFIX, TOP_TOOLS)],
+        avg_duration_seconds=round(totals[JOB_RUN_SECONDS] / runs, 3) if runs else None,
     )
 
 

@@ -30,7 +30,7 @@ from oversight.config import settings
 from oversight.errors import Conflict, IdempotencyKeyReused
 from oversight.observability import logger
 from oversight.replays import mark_replayed
-from oversight.store.dynamodb import dynamodb_client
+from oversight.store import dynamodb_client
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 # The namespace of the ids keyed creates give their records (keyed_id).
@@ -44,6 +44,10 @@ class IdempotentCommand(BaseModel):
     caller: str
     key: str
     body: dict[str, JsonValue]
+
+    def record_id(self, record: str) -> str:
+        """The id of the `record` this command creates (keyed_id)."""
+        return keyed_id(self, record)
 
 
 @cache

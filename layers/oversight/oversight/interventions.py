@@ -1,42 +1,48 @@
-"""Intervention use cases: create, transition, read. Each route calls one."""
+"""Intervention use cases: create (keyed or not), transition (a person's
+action, or the sweep's expiry, optionally committed with another record's
+change: see oversight.gates), read (one, a page, the audit trail)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from oversight import clock
 from oversight.auth import REQUESTER, Principal
-from oversight.errors import Conflict, IdempotencyKeyReused, InterventionNotFound, RecordExists, VersionConflict
+from oversight.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    InterventionNotFound,
+    InvalidTransition,
+    RecordExists,
+    VersionConflict,
+)
 from oversight.lifecycle import Action, apply
+from oversight.lookup import checked_id, shown_to
 from oversight.models import (
     CreateInterventionRequest,
     EventList,
     Intervention,
     InterventionEvent,
     InterventionPage,
-    Job,
     ListInterventionsQuery,
     Status,
 )
 from oversight.models.common import canonical_json
 from oversight.observability import logger, metrics
+from oversight.retries import until_saved
 from oversight.store import get_intervention_store
+from oversight.store.base import LinkedWrite
 
-# A conditional write that loses a race is re-evaluated against the fresh
-# record this many times before the caller gets 409 conflict.
-_TRANSITION_ATTEMPTS = 3
+if TYPE_CHECKING:
+    from oversight.idempotency import IdempotentCommand
 
-
-def _checked_id(intervention_id: str) -> str:
-    """Ids are UUIDs we issued; anything else cannot exist (404, no read)."""
-    try:
-        return str(uuid.UUID(intervention_id))
-    except ValueError:
-        raise InterventionNotFound() from None
+INTERVENTION_CHANGED = "The intervention changed concurrently; read it again and retry"
 
 
 def create_intervention(
@@ -48,7 +54,8 @@ def create_intervention(
     principal.require_any(REQUESTER)
     if idempotency_key is None:
         return _create(principal.tenant, principal.sub, request)
-    # Only keyed creates need it: the other functions importing this module skip its cost.
+    # lazy: Powertools' idempotency utility costs ~11 ms of import (8-26 ms measured, 5 runs), kept off the cold
+    # start of the functions that import this module but never make a keyed create (reads, decisions, the sweep).
     from oversight.idempotency import IdempotentCommand, run_idempotent
 
     command = IdempotentCommand(
@@ -60,14 +67,12 @@ def create_intervention(
     return run_idempotent(_create_once, command, Intervention, lambda_context)
 
 
-def _create_once(command: Any) -> Intervention:
-    """The keyed create (command: oversight.idempotency.IdempotentCommand),
-    under an id of its own key: run again after a crash, it answers the
-    record the first run made instead of making another."""
-    from oversight.idempotency import keyed_id
-
+def _create_once(command: IdempotentCommand) -> Intervention:
+    """The keyed create, under an id of its own key: run again after a
+    crash, it answers the record the first run made instead of making
+    another."""
     request = CreateInterventionRequest.model_validate(command.body)
-    intervention_id = keyed_id(command, "intervention")
+    intervention_id = command.record_id("intervention")
     try:
         return _create(command.tenant, command.caller, request, intervention_id=intervention_id)
     except RecordExists:
@@ -91,7 +96,6 @@ def _create(
     tenant: str,
     creator: str,
     request: CreateInterventionRequest,
-    job_id: str | None = None,
     intervention_id: str | None = None,
 ) -> Intervention:
     now = clock.now()
@@ -102,7 +106,6 @@ def _create(
         created_at=now,
         updated_at=now,
         expires_at=now + timedelta(seconds=request.expires_in_seconds),
-        job_id=job_id,
         version=1,
         **{**request.model_dump(exclude={"expires_in_seconds"}), "context": canonical_json(request.context)},
     )
@@ -116,82 +119,100 @@ def _create(
     return intervention
 
 
+class Linked(Protocol):
+    """Another record's change committed with a transition (e.g. the job an
+    approval gates: oversight.gates.GateMove)."""
+
+    @property
+    def write(self) -> LinkedWrite: ...
+
+
+LinkedT = TypeVar("LinkedT", bound=Linked)
+# Given the intervention after the action and the action, the linked change to commit with it (or None).
+Link = Callable[[Intervention, Action], "LinkedT | None"]
+
+
+@dataclass(frozen=True)
+class Changed(Generic[LinkedT]):
+    """An intervention after a committed transition, and what was committed with it."""
+
+    intervention: Intervention
+    linked: LinkedT | None = None
+
+
 def transition_intervention(
     principal: Principal,
     intervention_id: str,
     action: Action,
     reason: str | None = None,
     response: Any = None,
-) -> Intervention:
+    link: Link[LinkedT] | None = None,
+) -> Changed[LinkedT]:
     """Apply `action` with optimistic concurrency: read, validate, write only
-    if the version is unchanged; on a lost race re-read and re-validate."""
-    intervention_id = _checked_id(intervention_id)
+    if the version is unchanged; on a lost race re-read and re-validate.
+    `link` adds another record's change to the same transaction."""
+    intervention_id = checked_id(intervention_id, InterventionNotFound)
     store = get_intervention_store()
-    for _ in range(_TRANSITION_ATTEMPTS):
+
+    def attempt() -> tuple[Changed[LinkedT], InterventionEvent]:
         current = store.get(principal.tenant, intervention_id)
         if current is None:
             raise InterventionNotFound()
         updated, event = apply(action, current, principal, clock.now(), reason, response)
-        gated = gate_change(principal.tenant, updated, action)
-        try:
-            store.save_transition(principal.tenant, current, updated, event, gated[0] if gated else None)
-        except VersionConflict:
-            continue
-        if gated:
-            from oversight.jobs import after_gate_decided
+        return _save(principal.tenant, current, updated, event, action, link), event
 
-            after_gate_decided(principal.tenant, gated[1])
-        metrics.add_metric(name=f"Intervention{event.action.capitalize()}", unit=MetricUnit.Count, value=1)
-        if action in (Action.APPROVE, Action.REJECT):
-            metrics.add_metric(name="InterventionDecided", unit=MetricUnit.Count, value=1)
-        logger.info(
-            "intervention %s",
-            event.action,
-            extra={"intervention_id": intervention_id, "from": event.from_status, "to": event.to_status},
-        )
-        return updated
-    raise Conflict("The intervention changed concurrently; read it again and retry")
+    changed, event = until_saved(attempt, INTERVENTION_CHANGED)
+    metrics.add_metric(name=f"Intervention{event.action.capitalize()}", unit=MetricUnit.Count, value=1)
+    if action in (Action.APPROVE, Action.REJECT):
+        metrics.add_metric(name="InterventionDecided", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "intervention %s",
+        event.action,
+        extra={"intervention_id": intervention_id, "from": event.from_status, "to": event.to_status},
+    )
+    return changed
 
 
-def gate_change(tenant: str, updated: Intervention, action: Action) -> Any:
-    """(linked write, moved job) for the job this decision changes, if the
-    intervention gates one; the caller commits it with the decision."""
-    if not updated.job_id or updated.status.is_open:
-        return None
-    from oversight.jobs import gate_write  # only gating interventions pay for the import
-
-    return gate_write(tenant, updated, action)
-
-
-def close_gate(tenant: str, intervention_id: str, reason: str = "The job it gates was cancelled") -> Job | None:
-    """Cancel, as the system, the open approval intervention of a job being
-    cancelled, and the job (still AWAITING_APPROVAL) with it, in one
-    transaction. Returns the job as cancelled, or None when no open
-    approval moved a job (it was decided or cancelled meanwhile)."""
+def expire_intervention(tenant: str, intervention_id: str, link: Link[LinkedT] | None = None) -> bool:
+    """For the sweep: expire one overdue open intervention, as the system,
+    unless a decision got there first (False)."""
     store = get_intervention_store()
-    for _ in range(_TRANSITION_ATTEMPTS):
+
+    def attempt() -> bool:
         current = store.get(tenant, intervention_id)
-        if current is None or not current.status.is_open:
-            return None
-        updated, event = apply(Action.CANCEL, current, None, clock.now(), reason)
-        gated = gate_change(tenant, updated, Action.CANCEL)
-        if gated is None:
-            return None  # the job left AWAITING_APPROVAL: the caller looks again
-        try:
-            store.save_transition(tenant, current, updated, event, gated[0])
-        except VersionConflict:
-            continue
-        return gated[1]
-    return None
+        if current is None or not current.status.is_open or current.expires_at > clock.now():
+            return False
+        updated, event = apply(Action.EXPIRE, current, None, clock.now())
+        _save(tenant, current, updated, event, Action.EXPIRE, link)
+        return True
+
+    try:
+        # An InvalidTransition means it changed under us too: look again.
+        expired = until_saved(attempt, INTERVENTION_CHANGED, retry_on=(VersionConflict, InvalidTransition))
+    except Conflict:
+        return False
+    if expired:
+        logger.info("intervention expired", extra={"intervention_id": intervention_id, "tenant": tenant})
+    return expired
+
+
+def _save(
+    tenant: str,
+    current: Intervention,
+    updated: Intervention,
+    event: InterventionEvent,
+    action: Action,
+    link: Link[LinkedT] | None,
+) -> Changed[LinkedT]:
+    """Commit `current` → `updated` (VersionConflict if it moved), with what `link` adds."""
+    linked = link(updated, action) if link else None
+    get_intervention_store().save_transition(tenant, current, updated, event, linked.write if linked else None)
+    return Changed(updated, linked)
 
 
 def get_intervention(principal: Principal, intervention_id: str) -> Intervention:
-    intervention_id = _checked_id(intervention_id)
-    found = get_intervention_store().get(principal.tenant, intervention_id)
-    if found is None:
-        raise InterventionNotFound()
-    principal.require_member()  # after the lookup: another tenant's record is 404, never 403
-    return found
+    intervention_id = checked_id(intervention_id, InterventionNotFound)
+    return shown_to(principal, get_intervention_store().get(principal.tenant, intervention_id), InterventionNotFound)
 
 
 def list_interventions(principal: Principal, query: ListInterventionsQuery) -> InterventionPage:
@@ -203,10 +224,7 @@ def list_interventions(principal: Principal, query: ListInterventionsQuery) -> I
 def intervention_events(
     principal: Principal, intervention_id: str, limit: int = 100, cursor: str | None = None
 ) -> EventList:
-    intervention_id = _checked_id(intervention_id)
+    intervention_id = checked_id(intervention_id, InterventionNotFound)
     page = get_intervention_store().events(principal.tenant, intervention_id, limit, cursor)
-    if page is None:
-        raise InterventionNotFound()
-    principal.require_member()  # after the lookup: another tenant's record is 404, never 403
-    events, next_cursor = page
+    events, next_cursor = shown_to(principal, page, InterventionNotFound)
     return EventList(items=events, next_cursor=next_cursor)

@@ -1,74 +1,58 @@
-"""Job use cases: list tools, submit (validated, cached, optionally gated
-behind an approval), read, logs, cancel; and what a decision on a gating
-intervention does to its job."""
+"""Job use cases: list tools, submit (validated, answered from the cache,
+queued, or gated behind an approval: oversight.gates), read, logs, cancel.
+The job's state rules are oversight.job_lifecycle's; running it is
+oversight.worker's."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import JsonValue, ValidationError
 
-from oversight import clock
+from oversight import clock, job_lifecycle
 from oversight.auth import REQUESTER, Principal
+from oversight.dispatch import queue_job
 from oversight.errors import (
-    Conflict,
     Forbidden,
     IdempotencyKeyReused,
-    InvalidTransition,
     RecordExists,
     RecordNotFound,
     ValidationFailed,
     VersionConflict,
 )
-from oversight.lifecycle import Action
+from oversight.gates import close_gate, open_gate
+from oversight.lookup import checked_id, shown_to
 from oversight.models import (
     ApprovalOptions,
-    Intervention,
-    InterventionEvent,
-    InterventionType,
     Job,
     JobLogPage,
     JobPage,
     JobResult,
     JobStatus,
     OutputFile,
-    Status,
     SubmitJobRequest,
     ToolInfo,
     ToolList,
 )
 from oversight.models.common import canonical_json
 from oversight.observability import logger, metrics
-from oversight.store.base import LinkedWrite
-from oversight.store.faults import dependency_fault
+from oversight.retries import until_saved
 from oversight.store.jobs import get_job_store
 from oversight.store.outputs import output_url
-from oversight.store.queue import enqueue_job
 from oversight.tools import Tool, all_tools, get_tool
 
-# What a decision on the gating intervention makes of an AWAITING_APPROVAL job.
-_GATE_OUTCOME = {
-    Action.APPROVE: JobStatus.PENDING,
-    Action.REJECT: JobStatus.REJECTED,
-    Action.CANCEL: JobStatus.CANCELLED,
-    Action.EXPIRE: JobStatus.CANCELLED,
-}
+if TYPE_CHECKING:
+    from oversight.idempotency import IdempotentCommand
+
+JOB_CHANGED = "The job changed concurrently; read it again and retry"
 
 
 class JobNotFound(RecordNotFound):
     record = "job"
-
-
-def _checked_id(job_id: str) -> str:
-    try:
-        return str(uuid.UUID(job_id))
-    except ValueError:
-        raise JobNotFound() from None
 
 
 def redacted_job(job: Job) -> Job:
@@ -138,7 +122,9 @@ def submit_job(
     _validated_parameters(request)  # 422 before any idempotency record is taken
     if idempotency_key is None:
         return _submit(principal.tenant, principal.sub, request)
-    from oversight.idempotency import IdempotentCommand, run_idempotent  # keyed submissions only
+    # lazy: ~11 ms of import off the cold start of the functions that never make a keyed submission (see
+    # oversight.interventions.create_intervention, measured there).
+    from oversight.idempotency import IdempotentCommand, run_idempotent
 
     command = IdempotentCommand(
         tenant=principal.tenant, caller=principal.sub, key=idempotency_key, body=request.model_dump(mode="json")
@@ -146,15 +132,12 @@ def submit_job(
     return run_idempotent(_submit_once, command, Job, lambda_context)
 
 
-def _submit_once(command: Any) -> Job:
-    """The keyed submission (command: oversight.idempotency.IdempotentCommand),
-    under ids of its own key: run again after a crash, it answers the job
-    the first run stored (queued again by the sweep while PENDING) instead
-    of storing another."""
-    from oversight.idempotency import keyed_id
-
+def _submit_once(command: IdempotentCommand) -> Job:
+    """The keyed submission, under ids of its own key: run again after a
+    crash, it answers the job the first run stored (queued again by the
+    sweep while PENDING) instead of storing another."""
     request = SubmitJobRequest.model_validate(command.body)
-    ids = (keyed_id(command, "job"), keyed_id(command, "approval"))
+    ids = (command.record_id("job"), command.record_id("approval"))
     try:
         return _submit(command.tenant, command.caller, request, ids)
     except RecordExists:
@@ -182,29 +165,7 @@ def _submitted(tenant: str, caller: str, request: SubmitJobRequest, ids: tuple[s
     )
 
     if request.requires_approval:
-        job = job.model_copy(update={"status": JobStatus.AWAITING_APPROVAL, "intervention_id": intervention_id})
-        options = request.approval or ApprovalOptions()
-        intervention = Intervention(
-            id=job.intervention_id,
-            uow_id=f"job:{job.id}",
-            type=InterventionType.APPROVAL,
-            status=Status.PENDING,
-            priority=options.priority,
-            title=options.title or f"Approve running {tool.name}",
-            description=f"Job {job.id} waits for approval to run the tool {tool.name}.",
-            context={"job_id": job.id, "tool": tool.name, "parameters": tool.shown_parameters(parameters)},
-            required_role=options.required_role,
-            created_by=caller,
-            created_at=now,
-            updated_at=now,
-            expires_at=now + timedelta(seconds=options.expires_in_seconds),
-            job_id=job.id,
-            version=1,
-        )
-        event = InterventionEvent(at=now, actor=caller, action="created", from_status=None, to_status=Status.PENDING)
-        store.create_gated(tenant, job, intervention, event)
-        metrics.add_metric(name="JobAwaitingApproval", unit=MetricUnit.Count, value=1)
-        return job
+        return open_gate(tenant, job, intervention_id, tool, request.approval or ApprovalOptions(), caller, now)
 
     if tool.cacheable and request.use_cache:
         cached = _cached_result(tenant, tool.name, parameters)
@@ -226,7 +187,7 @@ def _submitted(tenant: str, caller: str, request: SubmitJobRequest, ids: tuple[s
             return job
 
     store.create(tenant, job)
-    _queue(tenant, job)
+    queue_job(tenant, job)
     metrics.add_metric(name="JobSubmitted", unit=MetricUnit.Count, value=1)
     logger.info("job queued", extra={"job_id": job.id, "tool": job.tool})
     return job
@@ -256,11 +217,8 @@ def _presented(tenant: str, job: Job) -> Job:
 
 
 def get_job(principal: Principal, job_id: str) -> Job:
-    job = get_job_store().get(principal.tenant, _checked_id(job_id))
-    if job is None:
-        raise JobNotFound()
-    principal.require_member()  # after the lookup: another tenant's record is 404, never 403
-    return _presented(principal.tenant, job)
+    job = get_job_store().get(principal.tenant, checked_id(job_id, JobNotFound))
+    return _presented(principal.tenant, shown_to(principal, job, JobNotFound))
 
 
 def list_jobs(
@@ -272,10 +230,8 @@ def list_jobs(
 
 
 def job_logs(principal: Principal, job_id: str, limit: int, cursor: str | None) -> JobLogPage:
-    job_id = _checked_id(job_id)
-    if get_job_store().get(principal.tenant, job_id) is None:
-        raise JobNotFound()
-    principal.require_member()  # after the lookup: another tenant's record is 404, never 403
+    job_id = checked_id(job_id, JobNotFound)
+    shown_to(principal, get_job_store().get(principal.tenant, job_id), JobNotFound)
     items, next_cursor = get_job_store().logs(principal.tenant, job_id, limit, cursor)
     return JobLogPage(items=items, next_cursor=next_cursor)
 
@@ -283,76 +239,28 @@ def job_logs(principal: Principal, job_id: str, limit: int, cursor: str | None) 
 def cancel_job(principal: Principal, job_id: str) -> Job:
     """PENDING / AWAITING_APPROVAL → CANCELLED at once (with the gating
     intervention); RUNNING → cancellation requested, the worker finishes it."""
-    job_id = _checked_id(job_id)
+    job_id = checked_id(job_id, JobNotFound)
     store = get_job_store()
-    for _ in range(3):
+
+    def attempt() -> Job:
         job = store.get(principal.tenant, job_id)
         if job is None:
             raise JobNotFound()
         if not (principal.is_admin or principal.sub == job.submitted_by):
             raise Forbidden("Only the submitter or an admin can cancel a job")
+        cancelled = job_lifecycle.cancel(job, clock.now())  # InvalidTransition once finished
         if job.status is JobStatus.RUNNING:
-            if store.request_cancel(principal.tenant, job_id):
-                return redacted_job(job.model_copy(update={"cancel_requested": True}))
-            continue
-        if job.status not in (JobStatus.PENDING, JobStatus.AWAITING_APPROVAL):
-            raise InvalidTransition(f"Cannot cancel a job that is {job.status.value}")
+            if not store.request_cancel(principal.tenant, job_id):
+                raise VersionConflict(job_id)  # it stopped running meanwhile: look again
+            return redacted_job(cancelled)
         if job.status is JobStatus.AWAITING_APPROVAL and job.intervention_id:
-            from oversight.interventions import close_gate
-
             # The approval and the job close in one transaction: both or neither.
             moved = close_gate(principal.tenant, job.intervention_id)
             if moved is not None:
                 return redacted_job(moved)
             # No open approval moved it: it was decided meanwhile (look again),
             # or it is gone and the job is cancelled on its own below.
-        cancelled = job.model_copy(update={"status": JobStatus.CANCELLED, "finished_at": clock.now()})
-        try:
-            store.transition(principal.tenant, job, cancelled)
-        except VersionConflict:
-            continue
+        store.transition(principal.tenant, job, cancelled)
         return redacted_job(cancelled)
-    raise Conflict("The job changed concurrently; read it again and retry")
 
-
-def gate_write(tenant: str, gate: Intervention, action: Action) -> tuple[LinkedWrite, Job] | None:
-    """The change a decision on a gating intervention makes to its job, to
-    be committed in the same transaction as the decision (None: no change,
-    e.g. the job was cancelled meanwhile)."""
-    target = _GATE_OUTCOME.get(action)
-    if target is None or not gate.job_id:
-        return None
-    store = get_job_store()
-    job = store.get(tenant, gate.job_id)
-    if job is None or job.status is not JobStatus.AWAITING_APPROVAL:
-        return None
-    update: dict[str, Any] = {"status": target}
-    if target is not JobStatus.PENDING:
-        update["finished_at"] = clock.now()
-    moved = job.model_copy(update=update)
-    return store.linked_transition(tenant, job, moved), moved
-
-
-def after_gate_decided(tenant: str, job: Job) -> None:
-    """Once the decision is committed: queue an approved job."""
-    if job.status is JobStatus.PENDING:
-        _queue(tenant, job)
-    logger.info("gated job %s", job.status.value, extra={"job_id": job.id, "intervention_id": job.intervention_id})
-
-
-def _queue(tenant: str, job: Job) -> None:
-    """Queue a stored PENDING job. If the queue does not take the message,
-    the job is not lost: while PENDING it sits in the sweep's re-queue index
-    and is queued within REQUEUE_AFTER. The request that stored it succeeds:
-    failing it would invite a retry that stores a second job (or, after an
-    approval, a 409 for a decision that stands)."""
-    try:
-        enqueue_job(tenant, job.id)
-    except Exception as error:
-        if dependency_fault(error) is None:
-            logger.exception("job stored but not queued; the sweep will queue it", extra={"job_id": job.id})
-        else:
-            logger.warning(
-                "job stored but not queued; the sweep will queue it", extra={"job_id": job.id, "error": str(error)}
-            )
-        metrics.add_metric(name="JobQueueDeferred", unit=MetricUnit.Count, value=1)
+    return until_saved(attempt, JOB_CHANGED)

@@ -1,5 +1,8 @@
-"""The scheduled sweep: expire overdue interventions, purge closed ones past
-retention. Finds its work through the due-time index (never a Scan), stops
+"""The scheduled sweep, in this order: expire overdue interventions (and
+cancel the jobs they gate), reclaim job runs that died (past their run
+deadline: given back for another attempt, cancelled or failed), queue again
+PENDING jobs whose message was lost, then purge interventions and jobs past
+retention. Finds its work through the schedule index (never a Scan), stops
 well before the Lambda timeout and resumes on the next run; every write is
 conditional, so two overlapping runs do no harm."""
 
@@ -11,14 +14,12 @@ from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from oversight import clock
-from oversight.errors import InvalidTransition, VersionConflict
-from oversight.interventions import gate_change
-from oversight.lifecycle import Action, apply
+from oversight import clock, gates
 from oversight.observability import logger, metrics
-from oversight.store import InterventionStore, get_intervention_store
+from oversight.store import get_intervention_store
 from oversight.store.jobs import get_job_store
 from oversight.store.keys import SCHEDULE_SHARDS
+from oversight.worker import fail_dead_run, requeue_stale
 
 # Keep this much of the invocation's time in reserve when deciding to go on.
 SAFETY_MARGIN_MS = 10_000
@@ -36,8 +37,8 @@ class SweepReport:
     complete: bool = True
 
 
-def run_sweep(remaining_ms: Callable[[], int], store: InterventionStore | None = None) -> SweepReport:
-    store = store or get_intervention_store()
+def run_sweep(remaining_ms: Callable[[], int]) -> SweepReport:
+    store = get_intervention_store()
     report = SweepReport()
 
     def time_left() -> bool:
@@ -47,7 +48,7 @@ def run_sweep(remaining_ms: Callable[[], int], store: InterventionStore | None =
         return False
 
     def expire(tenant: str, intervention_id: str) -> None:
-        if _expire(store, tenant, intervention_id):
+        if gates.expire(tenant, intervention_id):
             report.expired += 1
         else:
             report.skipped += 1
@@ -56,25 +57,21 @@ def run_sweep(remaining_ms: Callable[[], int], store: InterventionStore | None =
         store.purge(tenant, intervention_id, clock.now())
         report.purged += 1
 
-    def fail_dead_run(tenant: str, job_id: str) -> None:
-        from oversight.worker import fail_dead_run as reclaim  # the worker's rules, loaded only when needed
-
-        if reclaim(tenant, job_id):
+    def reclaim(tenant: str, job_id: str) -> None:
+        if fail_dead_run(tenant, job_id):
             report.dead_runs += 1
 
     def requeue(tenant: str, job_id: str) -> None:
-        from oversight.worker import requeue_stale
-
         if requeue_stale(tenant, job_id):
             report.requeued += 1
-
-    _drain(store.due_for_expiry, expire, time_left)
-    _drain(get_job_store().overdue_runs, fail_dead_run, time_left)
-    _drain(get_job_store().stale_pending, requeue, time_left)
 
     def purge_job(tenant: str, job_id: str) -> None:
         get_job_store().purge(tenant, job_id, clock.now())
         report.purged_jobs += 1
+
+    _drain(store.due_for_expiry, expire, time_left)
+    _drain(get_job_store().overdue_runs, reclaim, time_left)
+    _drain(get_job_store().stale_pending, requeue, time_left)
 
     _drain(store.past_retention, purge, time_left)
     _drain(get_job_store().past_retention, purge_job, time_left)
@@ -94,26 +91,9 @@ def _drain(
     for shard in range(SCHEDULE_SHARDS):
         while time_left():
             batch = find(shard, clock.now(), PAGE)
-            for tenant, intervention_id in batch:
+            for tenant, record_id in batch:
                 if not time_left():
                     return
-                handle(tenant, intervention_id)
+                handle(tenant, record_id)
             if len(batch) < PAGE:
                 break
-
-
-def _expire(store: InterventionStore, tenant: str, intervention_id: str) -> bool:
-    """Expire one intervention unless a decision got there first."""
-    for _ in range(3):
-        current = store.get(tenant, intervention_id)
-        if current is None or not current.status.is_open or current.expires_at > clock.now():
-            return False
-        try:
-            updated, event = apply(Action.EXPIRE, current, None, clock.now())
-            gated = gate_change(tenant, updated, Action.EXPIRE)
-            store.save_transition(tenant, current, updated, event, gated[0] if gated else None)
-        except (VersionConflict, InvalidTransition):
-            continue  # changed under us: look again
-        logger.info("intervention expired", extra={"intervention_id": intervention_id, "tenant": tenant})
-        return True
-    return False

@@ -1,3 +1,6 @@
+"""The stores the domain codes against: abstract bases (the DynamoDB ones
+implement them) and the values they pass."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -8,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from oversight.counters import CounterDelta, item_changes
-from oversight.models import Intervention, InterventionEvent, ListInterventionsQuery, Status
+from oversight.models import Intervention, InterventionEvent, Job, JobLogLine, JobStatus, ListInterventionsQuery, Status
 from oversight.store import keys
 
 
@@ -52,9 +55,6 @@ class InterventionStore(ABC):
         the same transaction."""
 
     @abstractmethod
-    def list(self, tenant: str, query: ListInterventionsQuery) -> Page: ...
-
-    @abstractmethod
     def events(
         self, tenant: str, intervention_id: str, limit: int = 100, cursor: str | None = None
     ) -> tuple[list[InterventionEvent], str | None] | None:
@@ -83,6 +83,91 @@ class InterventionStore(ABC):
         (aware datetimes; either bound optional). Read lazily, page by page,
         status by status in index order: the pending queue's order, every
         other status oldest first."""
+
+    # Last in the class: below it, `list` would name this method in annotations.
+    @abstractmethod
+    def list(self, tenant: str, query: ListInterventionsQuery) -> Page: ...
+
+
+class JobStore(ABC):
+    """Persistence of jobs, their log lines and the result cache. Every
+    change of a job is conditional on the job as it was read."""
+
+    @abstractmethod
+    def create(self, tenant: str, job: Job) -> None:
+        """Store a new job; RecordExists when it is already stored (a keyed
+        submission run again)."""
+
+    @abstractmethod
+    def create_gated(self, tenant: str, job: Job, intervention: Intervention, event: InterventionEvent) -> None:
+        """The job and the approval intervention that gates it (with its
+        first event), atomically; RecordExists when already stored."""
+
+    @abstractmethod
+    def linked_transition(self, tenant: str, before: Job, after: Job, run_deadline: str | None = None) -> LinkedWrite:
+        """The write that moves `before` to `after` if nobody else did, to
+        commit alone (transition) or with another record's change. A
+        cancellation requested since `before` was read makes it fail."""
+
+    @abstractmethod
+    def transition(self, tenant: str, before: Job, after: Job, run_deadline: str | None = None) -> None:
+        """Commit linked_transition alone; VersionConflict when the job moved."""
+
+    @abstractmethod
+    def request_cancel(self, tenant: str, job_id: str) -> bool:
+        """Flag a RUNNING job for cooperative cancellation; False when it is
+        not RUNNING."""
+
+    @abstractmethod
+    def append_logs(self, tenant: str, job_id: str, attempt: int, lines: list[tuple[int, JobLogLine]]) -> None:
+        """Store (line number, line) of one attempt's log."""
+
+    @abstractmethod
+    def put_cache(self, tenant: str, tool: str, digest: str, job_id: str, ttl_seconds: int) -> None:
+        """Remember `job_id` as the result of `tool` run with parameters
+        hashing to `digest`, for `ttl_seconds`."""
+
+    @abstractmethod
+    def get(self, tenant: str, job_id: str) -> Job | None: ...
+
+    @abstractmethod
+    def cached_job_id(self, tenant: str, tool: str, digest: str) -> str | None:
+        """The job whose result is cached for `tool` and `digest`, while the
+        entry lasts."""
+
+    @abstractmethod
+    def overdue_runs(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(tenant, job id) of RUNNING jobs whose run deadline has passed."""
+
+    @abstractmethod
+    def stale_pending(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(tenant, job id) of PENDING jobs whose re-queue time has passed."""
+
+    @abstractmethod
+    def requeued(self, tenant: str, job: Job) -> bool:
+        """Push a PENDING job's re-queue time forward (it was just queued
+        again); False when it was started or cancelled meanwhile."""
+
+    @abstractmethod
+    def past_retention(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(tenant, job id) of finished jobs whose retention ended."""
+
+    @abstractmethod
+    def purge(self, tenant: str, job_id: str, now: datetime) -> None:
+        """Delete a finished job past retention with its log lines."""
+
+    @abstractmethod
+    def logs(self, tenant: str, job_id: str, limit: int, cursor: str | None) -> tuple[list[JobLogLine], str | None]:
+        """A page of the job's log, oldest first, and the cursor of the next
+        page (None after the last)."""
+
+    # Last in the class: below it, `list` would name this method in annotations.
+    @abstractmethod
+    def list(
+        self, tenant: str, status: JobStatus | None, tool: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[Job], str | None]:
+        """A page of the tenant's jobs, newest first (in `status` and of
+        `tool` when given), and the cursor of the next page."""
 
 
 # name -> (stored, wanted) of the figures a correction changes.

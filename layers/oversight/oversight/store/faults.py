@@ -100,7 +100,8 @@ def _classify(error: BaseException) -> ServiceUnavailable | None:
     code = error.response.get("Error", {}).get("Code", "")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
     if code == "TransactionCanceledException":
-        reasons = {r.get("Code") for r in error.response.get("CancellationReasons") or []} - {"None", None}
+        cancellations = error.response.get("CancellationReasons") or []
+        reasons = {reason for r in cancellations if (reason := r.get("Code")) is not None and reason != "None"}
         if reasons and reasons <= _RETRYABLE_CANCELLATIONS:
             detail = ",".join(sorted(reasons))
             return _unavailable(throttled=True, operation=error.operation_name, code=f"{code}:{detail}")

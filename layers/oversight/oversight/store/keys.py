@@ -1,14 +1,18 @@
-"""Key design of the single table (docs/data-model.md). Every key starts
-with the tenant, so no query can cross tenants."""
+"""Key design of the single table (docs/data-model.md): every key shape of
+every item and index, and the item of a counter shard that holds each
+figure. Every record key starts with the tenant, so no query can cross
+tenants."""
 
 from __future__ import annotations
 
 import hashlib
 import zlib
+from collections import Counter
+from datetime import datetime
 
 from oversight.clock import iso
-from oversight.counters import histogram_bucket
-from oversight.models import Intervention, Status
+from oversight.counters import CounterDelta, histogram_bucket, responder_of
+from oversight.models import Intervention, JobStatus, Priority, Status
 
 META_SK = "#META"
 TOTALS_SK = "TOTAL"
@@ -23,8 +27,13 @@ def tenant_prefix(tenant: str) -> str:
     return f"T#{tenant}#"
 
 
+def intervention_prefix(tenant: str) -> str:
+    """The start of every intervention record's partition key."""
+    return f"{tenant_prefix(tenant)}INT#"
+
+
 def intervention_pk(tenant: str, intervention_id: str) -> str:
-    return f"T#{tenant}#INT#{intervention_id}"
+    return f"{intervention_prefix(tenant)}{intervention_id}"
 
 
 def event_sk(version: int) -> str:
@@ -41,17 +50,32 @@ def uow_partition(tenant: str, uow_id: str) -> str:
     return f"T#{tenant}#INT#U#{uow_id}"
 
 
+def rank_prefix(priority: Priority) -> str:
+    """The start of the pending queue's sort keys of one priority."""
+    return f"{priority.rank}#"
+
+
+def created_order(created_at: datetime, record_id: str) -> str:
+    """A record's age as an index sorts it (ids break ties)."""
+    return f"{iso(created_at)}#{record_id}"
+
+
 def queue_order(iv: Intervention) -> str:
     """Sort key inside a status: the pending queue orders by priority then
     age (ascending); every other status by age (read newest first)."""
-    created = f"{iso(iv.created_at)}#{iv.id}"
+    created = created_order(iv.created_at, iv.id)
     if iv.status is Status.PENDING:
-        return f"{iv.priority.rank}#{created}"
+        return rank_prefix(iv.priority) + created
     return created
 
 
-def schedule_shard(intervention_id: str) -> int:
-    return zlib.crc32(intervention_id.encode()) % SCHEDULE_SHARDS
+def uow_order(status: Status, order: str) -> str:
+    """gsi2 sort key (or its prefix): the status, then the gsi1 sort key."""
+    return f"{status.value}#{order}"
+
+
+def schedule_shard(record_id: str) -> int:
+    return zlib.crc32(record_id.encode()) % SCHEDULE_SHARDS
 
 
 def counter_shard(intervention_id: str) -> int:
@@ -92,6 +116,24 @@ def day_sk(day: str) -> str:
     return f"DAY#{day}"
 
 
+def figure_items(delta: CounterDelta) -> tuple[dict[str, Counter[str]], Counter[str]]:
+    """Where a delta's figures are stored: the shard's items (sort key ->
+    figures: TOTAL and the histogram's for all-time figures, DAY items for
+    daily ones), and the responder items (user -> decisions) for its
+    `r:<user>` figures."""
+    by_item: dict[str, Counter[str]] = {}
+    responders: Counter[str] = Counter()
+    for name, amount in delta.totals.items():
+        user = responder_of(name)
+        if user is not None:
+            responders[user] += amount
+        else:
+            by_item.setdefault(totals_sk(name), Counter())[name] += amount
+    for day, counts in delta.daily.items():
+        by_item.setdefault(day_sk(day), Counter()).update(counts)
+    return by_item, responders
+
+
 def responders_partition(tenant: str) -> str:
     """gsi4 partition of the tenant's responder items, sorted by count."""
     return f"T#{tenant}#RESP"
@@ -111,10 +153,21 @@ def purge_partition(shard: int) -> str:
     return f"PURGE#{shard}"
 
 
+def schedule_sk(when: str, tenant: str, record_id: str) -> str:
+    """gsi3 sort key: when the entry is due (a time or a purge_time), then
+    the record it names."""
+    return f"{when}#{tenant}#{record_id}"
+
+
+def purge_time(epoch: int) -> str:
+    """An epoch second as a schedule sorts it (fixed width)."""
+    return f"{epoch:012d}"
+
+
 def schedule_entry(sort_key: str) -> tuple[str, str]:
-    """(tenant, intervention id) from a gsi3 sort key `<when>#<tenant>#<id>`."""
-    _, tenant, intervention_id = sort_key.split("#", 2)
-    return tenant, intervention_id
+    """(tenant, record id) from a gsi3 sort key `<when>#<tenant>#<id>`."""
+    _, tenant, record_id = sort_key.split("#", 2)
+    return tenant, record_id
 
 
 # Sorts after every `#<tenant>#<id>` suffix (tenants are [A-Za-z0-9_.-]).
@@ -128,19 +181,68 @@ def index_keys(tenant: str, iv: Intervention, retention_days: int) -> dict[str, 
         "gsi1pk": status_partition(tenant, iv.status),
         "gsi1sk": order,
         "gsi2pk": uow_partition(tenant, iv.uow_id),
-        "gsi2sk": f"{iv.status.value}#{order}",
+        "gsi2sk": uow_order(iv.status, order),
     }
     shard = schedule_shard(iv.id)
     if iv.status.is_open:
         # Due-time index for the sweeper: open records only (sparse).
         keys["gsi3pk"] = due_partition(shard)
-        keys["gsi3sk"] = f"{iso(iv.expires_at)}#{tenant}#{iv.id}"
+        keys["gsi3sk"] = schedule_sk(iso(iv.expires_at), tenant, iv.id)
     else:
         purge_at = int(iv.updated_at.timestamp()) + retention_days * 86400
         keys["gsi3pk"] = purge_partition(shard)
-        keys["gsi3sk"] = f"{purge_at:012d}#{tenant}#{iv.id}"
+        keys["gsi3sk"] = schedule_sk(purge_time(purge_at), tenant, iv.id)
         # Reads hide the record from this moment; the sweeper deletes it.
         keys["purge_at"] = purge_at
         # TTL backstop a day after the sweeper's purge time.
         keys["ttl"] = purge_at + 86400
     return keys
+
+
+# ---------------------------------------------------------------- jobs
+LOG_PREFIX = "LOG#"
+
+
+def job_prefix(tenant: str) -> str:
+    """The start of every job record's partition key."""
+    return f"{tenant_prefix(tenant)}JOB#"
+
+
+def job_pk(tenant: str, job_id: str) -> str:
+    return f"{job_prefix(tenant)}{job_id}"
+
+
+def job_status_partition(tenant: str, status: JobStatus) -> str:
+    """gsi1 partition of the tenant's jobs in one status."""
+    return f"{job_prefix(tenant)}S#{status.value}"
+
+
+def jobs_partition(tenant: str) -> str:
+    """gsi2 partition of every job of the tenant."""
+    return f"{job_prefix(tenant)}ALL"
+
+
+def run_deadline_partition(shard: int) -> str:
+    """gsi3 partition of RUNNING jobs by run deadline (a dead run is reclaimed)."""
+    return f"JOBRUN#{shard}"
+
+
+def requeue_partition(shard: int) -> str:
+    """gsi3 partition of PENDING jobs by re-queue time (a lost message is sent again)."""
+    return f"JOBQ#{shard}"
+
+
+def job_purge_partition(shard: int) -> str:
+    """gsi3 partition of finished jobs by purge time."""
+    return f"JOBPURGE#{shard}"
+
+
+def log_sk(at: datetime, attempt: int, seq: int) -> str:
+    """Keyed by time, then attempt, then line number: a retry's lines never
+    overwrite an earlier attempt's, even within one millisecond."""
+    return f"{LOG_PREFIX}{iso(at)}#{attempt:03d}#{seq:06d}"
+
+
+def cache_pk(tenant: str, tool: str, digest: str) -> str:
+    """The result cache entry of a tool run with parameters hashing to `digest`."""
+    return f"{tenant_prefix(tenant)}CACHE#{tool}#{digest}"

@@ -14,6 +14,7 @@ waiting for the host at once (the host may still have received the request)."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import http.client
 import json
 import os
@@ -207,10 +208,8 @@ class _Exchange:
         self._abandoned.set()
         sock = self._connection.sock
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # already closed
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:  # already closed
-                pass
 
 
 @tool(

@@ -20,7 +20,7 @@ corrected only in a round where no shard moved."""
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import pairwise
@@ -33,15 +33,12 @@ from oversight.counters import (
     item_changes,
     on_created,
     on_transition,
-    responder_of,
 )
 from oversight.models import Intervention, Status
 from oversight.store import get_intervention_store, get_stats_store
-from oversight.store.base import CountersMoved, FigureChanges
-from oversight.store.keys import COUNTER_SHARDS, TOTALS_SK, counter_shard, day_sk, totals_sk
+from oversight.store.base import CountersMoved, FigureChanges, ShardCounters
+from oversight.store.keys import COUNTER_SHARDS, TOTALS_SK, counter_shard, figure_items
 from oversight.tools.registry import JobCancelled, NoParameters, RunContext, ToolError, tool
-
-__all__ = ["is_intervention_figure", "recompute_stats", "replay"]
 
 RECORDS_PER_CANCEL_CHECK = 500
 MAX_ROUNDS = 5
@@ -71,10 +68,11 @@ def replay(iv: Intervention) -> list[CounterDelta]:
     return [on_created(created), *(on_transition(before, after) for before, after in pairwise(path))]
 
 
-def _exact(amount: float) -> Decimal:
+def _add_exactly(figures: dict[str, Decimal], amounts: Mapping[str, float]) -> None:
     # DynamoDB adds the live path's amounts (sent as repr) as exact decimals;
     # summing floats here could differ in the last digit.
-    return Decimal(repr(amount))
+    for name, amount in amounts.items():
+        figures[name] = figures.get(name, Decimal(0)) + Decimal(repr(amount))
 
 
 @dataclass
@@ -83,28 +81,25 @@ class Expected:
     and decisions per responder (all shards)."""
 
     records: int
-    shards: list[dict[str, Counter[str]]]
-    responders: Counter[str]
+    shards: list[dict[str, dict[str, Decimal]]]
+    responders: dict[str, Decimal]
 
 
 def expected_counters(ctx: RunContext, on_cancel: str) -> Expected:
-    shards: list[dict[str, Counter[str]]] = [{TOTALS_SK: Counter()} for _ in range(COUNTER_SHARDS)]
-    responders: Counter[str] = Counter()
+    """Each record's replay, stored where the live writes store it
+    (keys.figure_items)."""
+    shards: list[dict[str, dict[str, Decimal]]] = [{TOTALS_SK: {}} for _ in range(COUNTER_SHARDS)]
+    responders: dict[str, Decimal] = {}
     count = 0
     for iv in get_intervention_store().iter_interventions(ctx.tenant, None, None, None):
         if count % RECORDS_PER_CANCEL_CHECK == 0 and ctx.cancelled():
             raise JobCancelled(f"recompute cancelled after reading {count} records; {on_cancel}")
         items = shards[counter_shard(iv.id)]
         for delta in replay(iv):
-            for name, amount in delta.totals.items():
-                user = responder_of(name)
-                if user is not None:
-                    responders[user] += _exact(amount)
-                else:
-                    items.setdefault(totals_sk(name), Counter())[name] += _exact(amount)
-            for day, counts in delta.daily.items():
-                for name, amount in counts.items():
-                    items.setdefault(day_sk(day), Counter())[name] += _exact(amount)
+            by_item, decisions = figure_items(delta)
+            for sort_key, figures in by_item.items():
+                _add_exactly(items.setdefault(sort_key, {}), figures)
+            _add_exactly(responders, decisions)
         count += 1
     return Expected(records=count, shards=shards, responders=responders)
 
@@ -125,7 +120,7 @@ class _Corrections:
             self.items.append(label)
         self._ctx.log("INFO", f"corrected {label}: {', '.join(shown)}{more}")
 
-    def record_shard(self, shard: int, changes: dict[str, FigureChanges], applied: list[str]) -> None:
+    def record_shard(self, shard: int, changes: Mapping[str, FigureChanges], applied: list[str]) -> None:
         for sort_key in applied:
             self.touched_shards.add(shard)
             self.record(f"shard {shard} {sort_key}", changes[sort_key])
@@ -143,60 +138,91 @@ class _Corrections:
     required_role=ADMIN,
 )
 def recompute_stats(params: NoParameters, ctx: RunContext) -> dict[str, int]:
-    store = get_stats_store()
-    pending = set(range(COUNTER_SHARDS))
-    responders_pending = True
-    corrections = _Corrections(ctx)
-    records = 0
+    run = _Run(ctx)
     started = time.monotonic()
     rounds = 0
-    while rounds < MAX_ROUNDS and (pending or responders_pending):
+    while rounds < MAX_ROUNDS and run.unfinished:
         if rounds:
             if time.monotonic() - started > ROUNDS_DEADLINE_SECONDS:
                 break
             time.sleep(min(ROUND_PAUSE_SECONDS * 2 ** (rounds - 1), LONGEST_ROUND_PAUSE_SECONDS))
         rounds += 1
-        on_cancel = _left(pending, responders_pending, corrections) if corrections.items else "counters unchanged"
+        run.round()
+    if run.unfinished:
+        raise ToolError(
+            f"the tenant's counters kept changing over {rounds} rounds of reading its {run.records} interventions: "
+            f"{_left(run.pending, run.responders_pending, run.corrections)}; run it again when the tenant is quieter"
+        )
+    corrected = len(run.corrections.items)
+    ctx.log("INFO", f"recomputed the counters of {run.records} interventions; {corrected} counter items corrected")
+    return {"interventions": run.records}
+
+
+class _Run:
+    """One recompute: the shards (and whether the responder items) still to
+    correct, and what was corrected so far."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.store = get_stats_store()
+        self.pending = set(range(COUNTER_SHARDS))
+        self.responders_pending = True
+        self.corrections = _Corrections(ctx)
+        self.records = 0
+
+    @property
+    def unfinished(self) -> bool:
+        return bool(self.pending) or self.responders_pending
+
+    def round(self) -> None:
+        """Read, replay, and correct what did not move meanwhile."""
+        tenant = self.ctx.tenant
+        if self.corrections.items:
+            on_cancel = _left(self.pending, self.responders_pending, self.corrections)
+        else:
+            on_cancel = "counters unchanged"
         # Write counts first: whatever is read after them is what they
         # count, or a later write moves them and the correction is refused.
-        writes = store.write_counts(ctx.tenant)
-        read = {shard: store.read_shard(ctx.tenant, shard) for shard in sorted(pending)}
+        writes = self.store.write_counts(tenant)
+        read = {shard: self.store.read_shard(tenant, shard) for shard in sorted(self.pending)}
         time.sleep(INDEX_SETTLE_SECONDS)
-        expected = expected_counters(ctx, on_cancel)
-        records = expected.records
-        stored_responders = store.read_responders(ctx.tenant, expected.responders) if responders_pending else {}
-        moved = {shard for shard, count in store.write_counts(ctx.tenant).items() if count != writes[shard]}
+        expected = expected_counters(self.ctx, on_cancel)
+        self.records = expected.records
+        stored = self.store.read_responders(tenant, expected.responders) if self.responders_pending else {}
+        moved = {shard for shard, count in self.store.write_counts(tenant).items() if count != writes[shard]}
         for shard, current in read.items():
-            if shard in moved:
-                continue
-            changes = item_changes(current.items, expected.shards[shard], is_intervention_figure)
-            try:
-                writes[shard] = store.correct_shard(ctx.tenant, shard, current.writes, changes)
-            except CountersMoved as race:
-                corrections.record_shard(shard, changes, race.applied)
+            if shard not in moved and not self._correct_shard(shard, current, expected, writes):
                 moved.add(shard)
-                continue
-            corrections.record_shard(shard, changes, list(changes))
-            pending.discard(shard)
-        if responders_pending and not moved:
-            changes = figure_changes(stored_responders, expected.responders, lambda _: True)
-            try:
-                if changes:
-                    store.correct_responders(ctx.tenant, writes, changes)
-                applied = list(changes)
-                responders_pending = False
-            except CountersMoved as race:
-                applied = race.applied
-            for user in applied:
-                corrections.record(f"responder {user}", {"decisions": changes[user]})
-    if pending or responders_pending:
-        raise ToolError(
-            f"the tenant's counters kept changing over {rounds} rounds of reading its {records} interventions: "
-            f"{_left(pending, responders_pending, corrections)}; run it again when the tenant is quieter"
-        )
-    corrected = len(corrections.items)
-    ctx.log("INFO", f"recomputed the counters of {records} interventions; {corrected} counter items corrected")
-    return {"interventions": records}
+        if self.responders_pending and not moved:
+            self._correct_responders(writes, stored, expected)
+
+    def _correct_shard(
+        self, shard: int, current: ShardCounters, expected: Expected, writes: dict[int, int | None]
+    ) -> bool:
+        """Correct one shard as read; False when a write reached it first."""
+        changes = item_changes(current.items, expected.shards[shard], is_intervention_figure)
+        try:
+            writes[shard] = self.store.correct_shard(self.ctx.tenant, shard, current.writes, changes)
+        except CountersMoved as race:
+            self.corrections.record_shard(shard, changes, race.applied)
+            return False
+        self.corrections.record_shard(shard, changes, list(changes))
+        self.pending.discard(shard)
+        return True
+
+    def _correct_responders(
+        self, writes: dict[int, int | None], stored: dict[str, Decimal], expected: Expected
+    ) -> None:
+        decisions = figure_changes(stored, expected.responders, lambda _: True)
+        try:
+            if decisions:
+                self.store.correct_responders(self.ctx.tenant, writes, decisions)
+            applied = list(decisions)
+            self.responders_pending = False
+        except CountersMoved as race:
+            applied = race.applied
+        for user in applied:
+            self.corrections.record(f"responder {user}", {"decisions": decisions[user]})
 
 
 def _left(pending: set[int], responders_pending: bool, corrections: _Corrections) -> str:
