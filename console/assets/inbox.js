@@ -7,7 +7,7 @@ import { clear, el, formatAge, formatDuration, formatTime } from "./dom.js";
 import { setViewKeys } from "./keyboard.js";
 import { ListSource } from "./listing.js";
 import {
-  CLOSED_STATUSES, PRIORITIES, TYPES, actionability, isOpen, permission, statusWords,
+  CLOSED_STATUSES, PRIORITIES, TYPES, actionability, isOpen, permission, quorum, statusWords,
 } from "./permissions.js";
 
 const PAGE_SIZE = 50;
@@ -66,13 +66,14 @@ export function timeLeft(record, now = Date.now()) {
   return { text: `${formatDuration(left)} left`, urgent: life > 0 && left <= life * URGENT_FRACTION };
 }
 
+/** "1 of 3" for a request that needs several approvals (`approvals` of `required_approvals`); "" for one approver. */
 export function approvalsText(record) {
-  const needed = Number(record.required_approvals || 0);
-  if (needed <= 1 && !Array.isArray(record.approvals)) {
+  const needed = quorum(record);
+  if (needed <= 1) {
     return "";
   }
   const have = Array.isArray(record.approvals) ? record.approvals.length : 0;
-  return `${have} of ${Math.max(needed, 1)}`;
+  return `${have} of ${needed}`;
 }
 
 function explain(error) {
@@ -201,7 +202,9 @@ export function render(root, ctx, params) {
       class: ["inbox-row", actionable ? "" : isOpen(record) ? "blocked" : "", state.selected.has(record.id) ? "selected" : ""],
       tabindex: record.id === state.focusId ? "0" : "-1",
       dataset: { id: record.id },
-      "aria-label": `${record.priority} ${record.type}: ${record.title}${actionable ? "" : reason ? ` (cannot act: ${reason})` : ""}`,
+      "aria-label": `${record.priority} ${record.type}: ${record.title}`
+        + `${approvalsText(record) ? `, approvals ${approvalsText(record)}` : ""}`
+        + `${actionable ? "" : reason ? ` (cannot act: ${reason})` : ""}`,
     },
     el("td", { class: "col-select", dataset: { label: "Select" } }, checkbox),
     el("td", { dataset: { label: "Priority" } }, el("span", { class: ["chip", `chip-${record.priority}`] }, record.priority)),
@@ -440,7 +443,10 @@ export function render(root, ctx, params) {
         const record = targets[index];
         try {
           const updated = await ctx.api.post(`/interventions/${encodeURIComponent(record.id)}/${action}`, { reason });
-          outcomes[index] = { record: updated, ok: true, text: action === "approve" ? "Approved" : "Rejected" };
+          // An approval short of its quorum leaves the request open: say how far it got.
+          const text = action === "reject" ? "Rejected"
+            : isOpen(updated) ? `Approval recorded (${approvalsText(updated)})` : "Approved";
+          outcomes[index] = { record: updated, ok: true, text };
         } catch (error) {
           outcomes[index] = { record, ok: false, text: explain(error), status: error.status };
         }

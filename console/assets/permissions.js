@@ -6,7 +6,9 @@ export const OPEN_STATUSES = Object.freeze(["PENDING", "IN_PROGRESS"]);
 export const CLOSED_STATUSES = Object.freeze(["APPROVED", "REJECTED", "CANCELLED", "EXPIRED", "COMPLETED"]);
 export const PRIORITIES = Object.freeze(["critical", "high", "normal", "low"]);
 export const TYPES = Object.freeze(["kill_switch", "clarification", "waive_violation", "resume", "cancel", "approval"]);
+// The buttons of the decision panel, in their order; Assign and Comment have fields of their own.
 export const ACTIONS = Object.freeze(["claim", "release", "approve", "reject", "cancel", "complete"]);
+export const ALL_ACTIONS = Object.freeze([...ACTIONS, "assign", "comment"]);
 
 // lifecycle.RULES: the states each action starts from.
 const SOURCES = {
@@ -16,9 +18,12 @@ const SOURCES = {
   reject: OPEN_STATUSES,
   cancel: OPEN_STATUSES,
   complete: ["APPROVED"],
+  assign: OPEN_STATUSES,
+  // A comment is taken in any state, open or closed.
+  comment: [...OPEN_STATUSES, ...CLOSED_STATUSES],
 };
-// lifecycle._REFUSED_WHEN_OVERDUE: refused once expires_at has passed, even before the sweep ran.
-const REFUSED_WHEN_OVERDUE = new Set(["claim", "approve", "reject"]);
+// Refused once expires_at has passed, even before the sweep ran (a comment is not).
+const REFUSED_WHEN_OVERDUE = new Set(["claim", "approve", "reject", "assign"]);
 
 const STATE_WORDS = {
   PENDING: "pending",
@@ -50,18 +55,32 @@ function holds(user, role) {
 
 /** Holds the required role, or (once the request escalated) the escalation's role, or is admin. */
 function eligible(user, record) {
-  if (holds(user, record.required_role)) {
-    return true;
-  }
-  const escalation = record.escalation;
-  return Boolean(record.escalated_at && escalation && escalation.to_role && holds(user, escalation.to_role));
+  const role = escalationRole(record);
+  return holds(user, record.required_role) || Boolean(role && holds(user, role));
 }
 
-function quorum(record) {
+/** "You lack the role finance", with the escalation's role when the user will be able to act once it escalates. */
+function lackingRole(user, record) {
+  const escalation = record.escalation;
+  if (!record.escalated_at && escalation && escalation.to_role && holds(user, escalation.to_role)) {
+    return `You lack the role ${record.required_role} until it escalates to ${escalation.to_role}`;
+  }
+  return `You lack the role ${record.required_role}`;
+}
+
+/** How many distinct approvals the request needs (`required_approvals`, 1 when the record predates quorums). */
+export function quorum(record) {
   return Number(record.required_approvals || 1);
 }
 
-function approvedByUser(record, user) {
+/** The role whose holders may act besides the required one: the escalation's, once the request escalated. */
+function escalationRole(record) {
+  const escalation = record.escalation;
+  return record.escalated_at && escalation && escalation.to_role ? escalation.to_role : null;
+}
+
+/** Whether `user` ({sub}) is among the request's approvers already. */
+export function approvedByUser(record, user) {
   return Array.isArray(record.approvals) && record.approvals.some((approval) => approval && approval.user === user.sub);
 }
 
@@ -88,7 +107,7 @@ export function permission(action, record, user, now = Date.now()) {
       return refuse("You created it: its creator cannot claim or decide it");
     }
     if (!eligible(user, record)) {
-      return refuse(`You lack the role ${record.required_role}`);
+      return refuse(lackingRole(user, record));
     }
   } else if (action === "release") {
     if (record.status === "IN_PROGRESS" && !(admin || user.sub === record.assigned_to)) {
@@ -97,6 +116,18 @@ export function permission(action, record, user, now = Date.now()) {
   } else if (action === "cancel" || action === "complete") {
     if (!(admin || creator)) {
       return refuse(`Only its creator (${record.created_by}) or an admin can ${action} it`);
+    }
+  } else if (action === "assign") {
+    // Delegation: an admin hands it to anyone, the assignee hands it on; whom to is checked when it is sent.
+    if (!(admin || (record.assigned_to && user.sub === record.assigned_to))) {
+      return refuse(record.assigned_to
+        ? `Only its assignee (${record.assigned_to}) or an admin can assign it`
+        : "Only an admin can assign it");
+    }
+  } else if (action === "comment") {
+    // auth.Principal.require_member: any role of the tenant.
+    if (!user.roles.length) {
+      return refuse("You hold no role in this tenant");
     }
   } else {
     return refuse("Unknown action");
@@ -112,14 +143,32 @@ export function permission(action, record, user, now = Date.now()) {
     return refuse(`Claimed by ${record.assigned_to}`);
   }
   if (action === "approve" && approvedByUser(record, user)) {
-    return refuse("You already approved it");
+    return refuse("You approved already");
   }
   return { allowed: true, reason: "" };
 }
 
-/** Every action's permission, keyed by action name. */
+/** Every action's permission (the six buttons, Assign and Comment), keyed by action name. */
 export function permissions(record, user, now = Date.now()) {
-  return Object.fromEntries(ACTIONS.map((action) => [action, permission(action, record, user, now)]));
+  return Object.fromEntries(ALL_ACTIONS.map((action) => [action, permission(action, record, user, now)]));
+}
+
+/**
+ * Whether `target` may be given the request by Assign: {allowed, reason}. The API refuses (422) its creator, who may
+ * never decide it; the target's roles are not known to the console (nor checked by the API when assigning).
+ */
+export function assignee(record, target) {
+  const user = String(target || "").trim();
+  if (!user) {
+    return { allowed: false, reason: "Write whom to assign it to" };
+  }
+  if (user.length > 256) {
+    return { allowed: false, reason: "At most 256 characters" };
+  }
+  if (user === record.created_by) {
+    return { allowed: false, reason: `${user} created it: its creator may never decide it` };
+  }
+  return { allowed: true, reason: "" };
 }
 
 /**
@@ -132,7 +181,8 @@ export function actionability(record, user, now = Date.now()) {
   }
   const claim = permission("claim", record, user, now);
   const approve = permission("approve", record, user, now);
-  if (claim.allowed || approve.allowed) {
+  // Someone who approved already has nothing left to do on it, even though claiming it is still open to them.
+  if (approve.allowed || (claim.allowed && !approvedByUser(record, user))) {
     return { actionable: true, reason: "" };
   }
   if (user.sub === record.created_by) {

@@ -1,4 +1,4 @@
-// A form drawn from a JSON Schema (the pydantic-generated `parameters_schema` of a tool, later a request's
+// A form drawn from a JSON Schema (the pydantic-generated `parameters_schema` of a tool, a request's
 // `response_schema`): one labelled control per property, the required ones marked, every value checked in the page
 // before it is sent so that a person reads "At most 30" beside the field rather than a 422 after a round trip.
 // The API stays the judge: showErrors() places its 422 `details` beside the same fields.
@@ -363,6 +363,20 @@ function createFields(schema, root, path, ids) {
 /** Every field of the form, nested ones included, flattened. */
 function allFields(fields) {
   return fields.flatMap((field) => [field, ...(field.fields ? allFields(field.fields) : [])]);
+}
+
+/**
+ * Whether `schema` can be drawn as a form: an object schema (also through `$ref`) with at least one property. Anything
+ * else (a bare string or array schema, `{}`, an object of free keys) is answered as JSON by the caller.
+ */
+export function canDraw(schema) {
+  if (!schema || typeof schema !== "object") {
+    return false;
+  }
+  const top = unwrap(schema, schema).schema;
+  // `properties` without a `type` still describes an object's keys (JSON Schema checks them on objects only).
+  const objectLike = top.type === "object" || (top.type === undefined && top.properties);
+  return Boolean(objectLike) && kindOf({ ...top, type: "object" }) === "object";
 }
 
 /**

@@ -1,6 +1,7 @@
-"""POST /interventions/{id}/claim, release, approve, reject, cancel,
-complete: a person's decision on an intervention (and what it does to the
-job it gates: an approved job is queued)."""
+"""POST /interventions/{id}/claim, release, assign, approve, reject, cancel,
+complete: a person's action on an intervention (and what it does to the
+job it gates: an approved job is queued); POST /interventions/{id}/comments:
+a comment on its audit trail."""
 
 from typing import Annotated, Any
 
@@ -10,8 +11,17 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from oversight.api import api_handler, build_resolver, current_principal, json_response
 from oversight.config import JobQueueSettings, TableSettings, require_settings
 from oversight.gates import decide
+from oversight.interventions import comment_on_intervention
 from oversight.lifecycle import Action
-from oversight.models import DecisionRequest, EmptyRequest, Intervention, ReasonRequest
+from oversight.models import (
+    AssignRequest,
+    Comment,
+    CommentRequest,
+    DecisionRequest,
+    EmptyRequest,
+    Intervention,
+    ReasonRequest,
+)
 
 REQUIRED = require_settings("decide_intervention", TableSettings, JobQueueSettings)
 app = build_resolver()
@@ -52,6 +62,16 @@ def cancel(id: str, body: OptionalReason = None) -> Response[Intervention]:
 @app.operation("POST /interventions/{id}/complete")
 def complete(id: str, body: OptionalReason = None) -> Response[Intervention]:
     return change(id, Action.COMPLETE, body.reason if body else None)
+
+
+@app.operation("POST /interventions/{id}/assign")
+def assign(id: str, body: AssignRequest) -> Response[Intervention]:
+    return json_response(200, decide(current_principal(app), id, Action.ASSIGN, assignee=body.user))
+
+
+@app.operation("POST /interventions/{id}/comments")
+def comment(id: str, body: CommentRequest) -> Response[Comment]:
+    return json_response(201, comment_on_intervention(current_principal(app), id, body.text))
 
 
 lambda_handler = api_handler(app)

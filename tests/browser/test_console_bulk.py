@@ -5,25 +5,15 @@ of them were taken by another operator a moment before."""
 from __future__ import annotations
 
 import re
-import uuid
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Api, sign_in
+from tests.browser.pages import create, fresh_tenant
 from tests.e2e.runtime_process import bearer
 
 pytestmark = pytest.mark.browser
-
-
-def fresh_tenant() -> str:
-    return f"t-{uuid.uuid4().hex[:10]}"
-
-
-def create(api: Api, tenant: str, title: str) -> dict[str, Any]:
-    body = {"uow_id": f"uow-{uuid.uuid4().hex[:6]}", "type": "approval", "title": title}
-    return api.post("/interventions", bearer("rita", "requester", tenant=tenant), body)
 
 
 def decision_posts(page: Page) -> list[str]:

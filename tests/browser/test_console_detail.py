@@ -8,39 +8,19 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from typing import Any
 
 import pytest
 import requests
 from playwright.sync_api import Page, Request, Route, expect
 
 from tests.browser.conftest import Api, screenshot, sign_in
+from tests.browser.pages import actions, create, fresh_tenant, open_detail
 from tests.e2e.runtime_process import bearer
 
 pytestmark = pytest.mark.browser
 
 ACTIONS = ("claim", "release", "approve", "reject", "cancel", "complete")
 LABELS = {action: action.capitalize() for action in ACTIONS}
-
-
-def fresh_tenant() -> str:
-    return f"t-{uuid.uuid4().hex[:10]}"
-
-
-def create(api: Api, tenant: str, title: str, creator: str = "rita", **fields: Any) -> dict[str, Any]:
-    body = {"uow_id": f"uow-{uuid.uuid4().hex[:6]}", "type": "approval", "title": title, **fields}
-    return api.post("/interventions", bearer(creator, "requester", tenant=tenant), body)
-
-
-def open_detail(page: Page, record: dict[str, Any], user: str, roles: str, tenant: str) -> None:
-    page.goto(f"/console/#/requests/{record['id']}")
-    sign_in(page, user, roles, tenant)
-    expect(page.get_by_role("heading", name=record["title"], level=1)).to_be_visible()
-
-
-def actions(page: Page):  # noqa: ANN201 - a Locator
-    return page.get_by_role("complementary", name="Actions")
 
 
 def test_every_field_the_description_as_text_json_and_the_audit_trail(page: Page, api: Api) -> None:

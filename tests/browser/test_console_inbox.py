@@ -6,32 +6,17 @@ fits a phone; the README's screenshot of the inbox is written here."""
 from __future__ import annotations
 
 import re
-import uuid
-from typing import Any
 
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
 from tests.browser.conftest import Api, has_horizontal_scroll, screenshot, sign_in
+from tests.browser.pages import create, fresh_tenant, row
 from tests.e2e.runtime_process import bearer
 
 pytestmark = pytest.mark.browser
 
 XSS_TITLE = "<img src=x onerror=alert(1)>"
-
-
-def fresh_tenant() -> str:
-    """A tenant of the test's own: its inbox holds only what the test creates."""
-    return f"t-{uuid.uuid4().hex[:10]}"
-
-
-def create(api: Api, tenant: str, title: str, creator: str = "rita", **fields: Any) -> dict[str, Any]:
-    body = {"uow_id": f"uow-{uuid.uuid4().hex[:6]}", "type": "approval", "title": title, **fields}
-    return api.post("/interventions", bearer(creator, "requester", tenant=tenant), body)
-
-
-def row(page: Page, title: str):  # noqa: ANN201 - a Locator
-    return page.get_by_role("row").filter(has=page.get_by_role("link", name=title, exact=True))
 
 
 def test_a_new_request_appears_without_reload_and_is_triaged_by_keyboard(page: Page, api: Api) -> None:

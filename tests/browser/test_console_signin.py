@@ -285,7 +285,7 @@ def test_hosted_sign_in_with_the_authorization_code_and_pkce(hosted_page: Hosted
     expect(page.get_by_text("signed out")).to_be_visible()
     deadline = time.monotonic() + 10  # the page shows "signed out" before the provider has the request
     while not provider.logouts and time.monotonic() < deadline:
-        time.sleep(0.05)
+        page.wait_for_timeout(50)  # lets Playwright run the route that records the logout
     (logout,) = provider.logouts
     assert logout["client_id"] == provider.client_id
     assert logout.get("logout_uri", logout.get("post_logout_redirect_uri")) == console_url

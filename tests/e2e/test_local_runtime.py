@@ -194,7 +194,7 @@ def test_a_route_added_to_the_template_is_served(launch: RuntimeLauncher, tmp_pa
     # Then it is served by the existing handler
     served = requests.get(f"{after.url}/interventions/{created.json()['id']}/events", headers=OPERATOR, timeout=10)
     assert served.status_code == 200, served.text
-    assert [event["action"] for event in served.json()["items"]] == ["created"]
+    assert [event["action"] for event in served.json()["items"]] == ["create"]
     assert requests.get(f"{after.url}/v3/health", timeout=10).json() == {
         "code": "not_found",
         "message": "No route for GET /v3/health",

@@ -16,7 +16,10 @@ docs/decisions.md ("Behaviour where the spec is silent"):
   release: assignee or admin; approve/reject: holder of `required_role` or
   admin, never the creator, only the assignee or admin once IN_PROGRESS;
   cancel/complete: creator or admin; job cancel: submitter or admin;
-  POST /interventions and POST /jobs: requester or admin.
+  POST /interventions and POST /jobs: requester or admin; assign: admin or
+  the current assignee; comments: any role of the tenant, in any state.
+  (Escalation and quorums change who may claim and approve: those cells are
+  in test_authorization_beyond_one.py, on fixtures this table does not build.)
 
 Each case builds one fresh fixture record in the state the route acts on
 (see `ROUTES`, `Caller` and `Case.build`), in tenant `acme`. The `own`
@@ -490,6 +493,71 @@ POST /interventions/{id}/complete  other_operator       other  404 not_found
 POST /interventions/{id}/complete  admin_not_assignee   own    200
 POST /interventions/{id}/complete  admin_not_assignee   other  404 not_found
 
+# POST /interventions/{id}/assign: admin (the creator too, when an admin: assigning is not deciding), or the current
+# assignee handing it on; the body names someone who is never the creator
+POST /interventions/{id}/assign    anonymous            own    401 unauthorized
+POST /interventions/{id}/assign    anonymous            other  401 unauthorized
+POST /interventions/{id}/assign    no_tenant            own    403 forbidden
+POST /interventions/{id}/assign    no_tenant            other  403 forbidden
+POST /interventions/{id}/assign    no_role              own    403 forbidden
+POST /interventions/{id}/assign    no_role              other  404 not_found
+POST /interventions/{id}/assign    viewer               own    403 forbidden
+POST /interventions/{id}/assign    viewer               other  404 not_found
+POST /interventions/{id}/assign    requester            own    403 forbidden
+POST /interventions/{id}/assign    requester            other  404 not_found
+POST /interventions/{id}/assign    operator             own    403 forbidden
+POST /interventions/{id}/assign    operator             other  404 not_found
+POST /interventions/{id}/assign    admin                own    200
+POST /interventions/{id}/assign    admin                other  404 not_found
+POST /interventions/{id}/assign    legal                own    403 forbidden
+POST /interventions/{id}/assign    legal                other  404 not_found
+POST /interventions/{id}/assign    legal_holder         own    403 forbidden
+POST /interventions/{id}/assign    legal_holder         other  404 not_found
+POST /interventions/{id}/assign    operator_not_holder  own    403 forbidden
+POST /interventions/{id}/assign    operator_not_holder  other  404 not_found
+POST /interventions/{id}/assign    creator              own    403 forbidden
+POST /interventions/{id}/assign    creator              other  404 not_found
+POST /interventions/{id}/assign    admin_creator        own    200
+POST /interventions/{id}/assign    admin_creator        other  404 not_found
+POST /interventions/{id}/assign    assignee             own    200
+POST /interventions/{id}/assign    assignee             other  404 not_found
+POST /interventions/{id}/assign    other_operator       own    403 forbidden
+POST /interventions/{id}/assign    other_operator       other  404 not_found
+POST /interventions/{id}/assign    admin_not_assignee   own    200
+POST /interventions/{id}/assign    admin_not_assignee   other  404 not_found
+
+# POST /interventions/{id}/comments: any role of the tenant, the creator too, in any state
+POST /interventions/{id}/comments  anonymous            own    401 unauthorized
+POST /interventions/{id}/comments  anonymous            other  401 unauthorized
+POST /interventions/{id}/comments  no_tenant            own    403 forbidden
+POST /interventions/{id}/comments  no_tenant            other  403 forbidden
+POST /interventions/{id}/comments  no_role              own    403 forbidden
+POST /interventions/{id}/comments  no_role              other  404 not_found
+POST /interventions/{id}/comments  viewer               own    201
+POST /interventions/{id}/comments  viewer               other  404 not_found
+POST /interventions/{id}/comments  requester            own    201
+POST /interventions/{id}/comments  requester            other  404 not_found
+POST /interventions/{id}/comments  operator             own    201
+POST /interventions/{id}/comments  operator             other  404 not_found
+POST /interventions/{id}/comments  admin                own    201
+POST /interventions/{id}/comments  admin                other  404 not_found
+POST /interventions/{id}/comments  legal                own    201
+POST /interventions/{id}/comments  legal                other  404 not_found
+POST /interventions/{id}/comments  legal_holder         own    201
+POST /interventions/{id}/comments  legal_holder         other  404 not_found
+POST /interventions/{id}/comments  operator_not_holder  own    201
+POST /interventions/{id}/comments  operator_not_holder  other  404 not_found
+POST /interventions/{id}/comments  creator              own    201
+POST /interventions/{id}/comments  creator              other  404 not_found
+POST /interventions/{id}/comments  admin_creator        own    201
+POST /interventions/{id}/comments  admin_creator        other  404 not_found
+POST /interventions/{id}/comments  assignee             own    201
+POST /interventions/{id}/comments  assignee             other  404 not_found
+POST /interventions/{id}/comments  other_operator       own    201
+POST /interventions/{id}/comments  other_operator       other  404 not_found
+POST /interventions/{id}/comments  admin_not_assignee   own    201
+POST /interventions/{id}/comments  admin_not_assignee   other  404 not_found
+
 # GET /tools: any role; no tenant data
 GET /tools                         anonymous            own    401 unauthorized
 GET /tools                         anonymous            other  401 unauthorized
@@ -786,6 +854,8 @@ ROUTES = {
     "POST /interventions/{id}/reject": Route("open", "reject"),
     "POST /interventions/{id}/cancel": Route("open", "cancel"),
     "POST /interventions/{id}/complete": Route("approved", "complete"),
+    "POST /interventions/{id}/assign": Route("open", "assign"),
+    "POST /interventions/{id}/comments": Route("open", "comment"),
     "GET /tools": Route(),
     "POST /jobs": Route(),
     "GET /jobs": Route("job"),
@@ -803,6 +873,7 @@ TARGET_STATUS = {
     "reject": "REJECTED",
     "cancel": "CANCELLED",
     "complete": "COMPLETED",
+    "assign": "IN_PROGRESS",
 }
 BODIES = {
     "POST /interventions": {"uow_id": "uow-matrix", "type": "approval", "title": "Created by the matrix"},
@@ -810,6 +881,9 @@ BODIES = {
     "POST /interventions/{id}/reject": {"reason": "Not this one"},
     "POST /interventions/{id}/cancel": {"reason": "Not needed"},
     "POST /interventions/{id}/complete": {"reason": "Done"},
+    # Nobody's record in this table is created by pilot-dee (the creator may never be assigned: 422).
+    "POST /interventions/{id}/assign": {"user": "pilot-dee"},
+    "POST /interventions/{id}/comments": {"text": "Who owns this one?"},
     "POST /jobs": {"tool": "export_interventions", "parameters": {}, "use_cache": False},
 }
 JOB = {"tool": "export_interventions", "parameters": {}, "use_cache": False}
@@ -967,7 +1041,7 @@ def check_success(case: Case, reply: Any) -> None:
     elif route == "GET /interventions/{id}":
         assert body == case.intervention
     elif route == "GET /interventions/{id}/events":
-        assert body["items"][0]["action"] == "created"
+        assert body["items"][0]["action"] == "create"
         assert len(body["items"]) == case.intervention["version"]
     elif route == "GET /jobs":
         assert [job["id"] for job in body["items"]] == ([case.job["id"]] if own else [])
@@ -988,6 +1062,23 @@ def check_success(case: Case, reply: Any) -> None:
         here, there = case.tenant, FOREIGN if own else HOME
         assert api.get(read, admin_of(here)).status == 200
         assert api.get(read, admin_of(there)).status == 404
+    elif route == "POST /interventions/{id}/comments":
+        # On the trail, as the caller, in the record's current status; the record itself stays as it was.
+        text = BODIES[route]["text"]
+        assert (body["actor"], body["text"]) == (sub, text)
+        last = api.get(f"/interventions/{case.intervention['id']}/events", admin_of(HOME)).body["items"][-1]
+        status = case.intervention["status"]
+        assert last == {
+            "at": body["at"],
+            "actor": sub,
+            "action": "comment",
+            "from_status": status,
+            "to_status": status,
+            "reason": text,
+        }
+        stored = api.get(f"/interventions/{case.intervention['id']}", admin_of(HOME)).body
+        assert {**stored, "version": None} == {**case.intervention, "version": None}
+        assert stored["version"] == case.intervention["version"] + 1  # the version numbers the trail's events
     elif route == "POST /jobs/{id}/cancel":
         assert body["status"] == "CANCELLED"
         gate = api.get(f"/interventions/{case.job['intervention_id']}", admin_of(HOME)).body
@@ -998,6 +1089,8 @@ def check_success(case: Case, reply: Any) -> None:
         assert body["version"] == case.intervention["version"] + 1
         if action == "claim":
             assert body["assigned_to"] == sub
+        if action == "assign":
+            assert body["assigned_to"] == BODIES[route]["user"]
         if action in ("approve", "reject"):
             assert body["decided_by"] == sub
         stored = api.get(f"/interventions/{case.intervention['id']}", admin_of(HOME)).body

@@ -38,5 +38,5 @@ def test_twenty_concurrent_decisions_one_wins(api):
     final = api.get(f"/interventions/{iv['id']}", VIEWER).body
     assert final["status"] in ("APPROVED", "REJECTED") and final["version"] == 2
     events = api.get(f"/interventions/{iv['id']}/events", VIEWER).body["items"]
-    decisions = [e for e in events if e["action"] in ("approved", "rejected")]
+    decisions = [e for e in events if e["action"] in ("approve", "reject")]
     assert len(decisions) == 1 and decisions[0]["actor"] == final["decided_by"]

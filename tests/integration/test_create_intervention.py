@@ -37,6 +37,13 @@ def test_created_with_defaults_and_all_fields(api, clock):
         "response",
         "resolution_seconds",
         "job_id",
+        "required_approvals",
+        "approvals",
+        "approvals_needed",
+        "on_expiry",
+        "response_schema",
+        "escalation",
+        "escalated_at",
         "version",
     }
     assert set(iv) == expected_fields

@@ -31,7 +31,7 @@ def test_a_long_trail_pages_oldest_first_with_nothing_lost_or_repeated(api, cloc
     cycle(api, iv["id"], 60)  # 1 + 120 events
     whole = [event for page in pages(api, iv["id"], 100) for event in page["items"]]
     assert len(whole) == 121
-    assert [e["action"] for e in whole[:3]] == ["created", "claimed", "released"]
+    assert [e["action"] for e in whole[:3]] == ["create", "claim", "release"]
 
     by_seven = pages(api, iv["id"], 7)
     assert [len(page["items"]) for page in by_seven] == [7] * 17 + [2]

@@ -113,7 +113,7 @@ def test_the_audit_trail_stops_at_the_byte_budget_with_nothing_lost(api, small_b
         api.post(f"/interventions/{iv['id']}/release", OPERATOR)
     api.post(f"/interventions/{iv['id']}/reject", OPERATOR, {"reason": "r" * 1900})
     items = assert_paged_by_bytes(walk(api, f"/interventions/{iv['id']}/events?limit=100"), small_budget)
-    assert len(items) == 42 and items[-1]["action"] == "rejected"
+    assert len(items) == 42 and items[-1]["action"] == "reject"
 
 
 def _jobs(count: int, log_lines: int) -> list[str]:

@@ -144,10 +144,10 @@ def test_events_are_the_audit_trail_oldest_first(api, clock):
     api.post(f"/interventions/{iv['id']}/reject", OPERATOR_2, {"reason": "wrong account"})
     events = api.get(f"/interventions/{iv['id']}/events", VIEWER).body["items"]
     assert [(e["action"], e["from_status"], e["to_status"], e["actor"]) for e in events] == [
-        ("created", None, "PENDING", "agent-7"),
-        ("claimed", "PENDING", "IN_PROGRESS", "pilot-ana"),
-        ("released", "IN_PROGRESS", "PENDING", "pilot-ana"),
-        ("rejected", "PENDING", "REJECTED", "pilot-bo"),
+        ("create", None, "PENDING", "agent-7"),
+        ("claim", "PENDING", "IN_PROGRESS", "pilot-ana"),
+        ("release", "IN_PROGRESS", "PENDING", "pilot-ana"),
+        ("reject", "PENDING", "REJECTED", "pilot-bo"),
     ]
     assert events[-1]["reason"] == "wrong account"
     assert [e["at"] for e in events] == sorted(e["at"] for e in events)

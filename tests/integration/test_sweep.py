@@ -38,6 +38,7 @@ def test_one_run_expires_exactly_the_due_ones_and_a_second_changes_nothing(api, 
     report = run_sweep_handler()
     assert report == {
         "expired": 5,
+        "escalated": 0,
         "purged": 0,
         "skipped": 0,
         "dead_runs": 0,
@@ -50,7 +51,7 @@ def test_one_run_expires_exactly_the_due_ones_and_a_second_changes_nothing(api, 
 
     assert run_sweep_handler()["expired"] == 0
     events = api.get(f"/interventions/{claimed['id']}/events", VIEWER).body["items"]
-    assert [(e["action"], e["actor"], e["from_status"]) for e in events][-1] == ("expired", "system", "IN_PROGRESS")
+    assert [(e["action"], e["actor"], e["from_status"]) for e in events][-1] == ("expire", "system", "IN_PROGRESS")
     expired = api.get(f"/interventions/{due[0]['id']}", VIEWER).body
     assert expired["decided_by"] == "system" and expired["resolution_seconds"] == 240.0
 
@@ -96,7 +97,7 @@ def test_a_decision_that_wins_the_race_stays(api, clock, monkeypatch):
     assert report.expired == 0 and report.skipped == 2
     for iv in (first, second):
         actions = [e["action"] for e in api.get(f"/interventions/{iv['id']}/events", VIEWER).body["items"]]
-        assert actions == ["created", "approved"]
+        assert actions == ["create", "approve"]
     stats = api.get("/stats", VIEWER).body["interventions"]
     assert stats["by_status"]["APPROVED"] == 2 and stats["by_status"]["EXPIRED"] == 0
 
@@ -110,7 +111,7 @@ def test_short_on_time_a_run_does_part_and_the_next_finishes(api, clock):
     assert first.expired + second.expired == 6 and second.complete
     for iv in items:
         actions = [e["action"] for e in api.get(f"/interventions/{iv['id']}/events", VIEWER).body["items"]]
-        assert actions == ["created", "expired"]
+        assert actions == ["create", "expire"]
     assert api.get("/stats", VIEWER).body["interventions"]["by_status"]["EXPIRED"] == 6
 
 
@@ -131,7 +132,7 @@ def test_two_overlapping_runs_do_no_harm(api, clock):
     assert api.get("/stats", VIEWER).body["interventions"]["by_status"]["EXPIRED"] == 10
     for iv in items:
         events = api.get(f"/interventions/{iv['id']}/events", VIEWER).body["items"]
-        assert [e["action"] for e in events] == ["created", "expired"]
+        assert [e["action"] for e in events] == ["create", "expire"]
 
 
 @pytest.fixture

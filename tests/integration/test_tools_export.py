@@ -13,6 +13,7 @@ from local_runtime.template import ACCOUNT, REGION
 from oversight.models import Intervention
 from oversight.store._dynamodb import intervention_from_item
 from oversight.tools import JobCancelled, get_tool
+from oversight.tools.export_interventions import JSON_FIELDS
 from oversight.tools.recording import RecordingRunContext
 from tests.seeding import seed_interventions
 from tests.support import OPERATOR, user
@@ -47,14 +48,14 @@ def jsonl_records(data: bytes) -> list[Intervention]:
 
 
 def csv_records(data: bytes) -> tuple[list[str], list[Intervention]]:
-    """Rows back to records: context/response are JSON text; an empty cell
+    """Rows back to records: context, response and the structured fields are JSON text; an empty cell
     is null where the field may be null (CSV cannot tell "" from null)."""
     reader = csv.DictReader(io.StringIO(data.decode(), newline=""))
     records = []
     for row in reader:
         values = {}
         for name, cell in row.items():
-            if name in ("context", "response"):
+            if name in JSON_FIELDS:
                 values[name] = json.loads(cell)
             else:
                 values[name] = None if cell == "" and not Intervention.model_fields[name].is_required() else cell

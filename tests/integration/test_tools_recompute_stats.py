@@ -161,3 +161,30 @@ def test_replacing_figures_writes_hundreds_of_responders_and_keeps_foreign_ones(
     assert stored == {"j_total": 2, **{name: float(value) for name, value in wanted.items()}}
     with pytest.raises(ValueError, match="j_total"):
         store.replace_figures("acme", 0, {"j_total": Decimal(0)}, {}, is_intervention_figure)
+
+
+def test_recompute_agrees_with_the_live_writes_on_quorums_defaults_and_escalations(api, clock, dynamodb):
+    """Partial and complete quorums, defaults applied at expiry and a raised
+    priority: the repair finds the live counters exact."""
+    partial = api.create(required_approvals=3)
+    api.post(f"/interventions/{partial['id']}/approve", PILOTS[0], {"reason": "one"})
+    complete = api.create(required_approvals=2)
+    for pilot in PILOTS[:2]:
+        api.post(f"/interventions/{complete['id']}/approve", pilot, {"reason": "yes"})
+    api.create(on_expiry="approve", expires_in_seconds=60)
+    api.create(on_expiry="reject", expires_in_seconds=60)
+    api.create(priority="low", escalation={"after_seconds": 60, "priority": "critical"}, expires_in_seconds=3600)
+    commented = api.create()
+    api.post(f"/interventions/{commented['id']}/comments", VIEWER, {"text": "a note"})
+    clock.advance(seconds=61)
+    report = sweep_module.run_sweep(lambda: 60_000)
+    assert (report.expired, report.escalated) == (2, 1)
+    before = figures(api, 3)
+    responders = {r["user"]: r["count"] for r in before[0]["interventions"]["top_responders"]}
+    assert responders == {"pilot-0": 2, "pilot-1": 1}
+    assert before[0]["interventions"]["by_priority"]["critical"] == 1
+
+    ctx = RecordingRunContext(tenant="acme")
+    recompute.run(recompute.parameters(), ctx)
+    assert ctx.logs[-1] == ("INFO", "recomputed the counters of 6 interventions; 0 counter items corrected")
+    assert figures(api, 3) == before

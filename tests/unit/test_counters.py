@@ -113,3 +113,43 @@ def test_stats_list_every_enum_value_and_rank_responders():
     assert len(stats.by_type) == 6 and len(stats.by_priority) == 4 and stats.open == 1
     assert [(r.user, r.count) for r in stats.top_responders] == [("ana", 2), ("bo", 1), ("cy", 1)]
     assert stats.avg_resolution_seconds is None
+
+
+# ---------------------------------------------------------------- decisions beyond one approver
+def approval(user):
+    from oversight.models import Approval
+
+    return Approval(user=user, at=T0, reason="ok")
+
+
+def test_every_approval_of_a_quorum_counts_for_its_user_and_only_the_last_resolves():
+    first = make(required_approvals=2, approvals=[approval("ana")], version=2)
+    partial = on_transition(make(required_approvals=2), first)
+    assert partial.totals == Counter({"r:ana": 1}) and not partial.daily
+    done = first.model_copy(
+        update={
+            "status": Status.APPROVED,
+            "approvals": [approval("ana"), approval("bo")],
+            "decided_by": "bo",
+            "decided_at": T0,
+            "resolution_seconds": 5.0,
+        }
+    )
+    final = on_transition(first, done)
+    assert final.totals["r:bo"] == 1 and "r:ana" not in final.totals
+    assert final.totals["i_status_APPROVED"] == 1 and final.totals["i_res_count"] == 1
+
+
+@pytest.mark.parametrize("status", [Status.APPROVED, Status.REJECTED])
+def test_a_default_decided_by_the_system_counts_for_nobody(status):
+    defaulted = make(status=status, decided_by="system", decided_at=T0, resolution_seconds=3600.0)
+    assert not [name for name in on_transition(make(), defaulted).totals if name.startswith("r:")]
+
+
+def test_an_escalation_moves_the_priority_count():
+    escalated = make(priority="critical", escalated_at=T0, version=2)
+    assert on_transition(make(), escalated).totals == Counter(i_priority_high=-1, i_priority_critical=1)
+
+
+def test_a_comment_moves_no_counter():
+    assert not on_transition(make(), make(version=2)).totals

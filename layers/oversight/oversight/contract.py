@@ -116,6 +116,13 @@ OPERATIONS: dict[str, Operation] = {
     "POST /interventions/{id}/reject": _decision("reject", "Reject with a reason"),
     "POST /interventions/{id}/cancel": _decision("cancel", "Withdraw (creator or admin)"),
     "POST /interventions/{id}/complete": _decision("complete", "Report the approved action done (creator or admin)"),
+    "POST /interventions/{id}/assign": _decision("assign", "Hand it to a user (admin, or the assignee delegating)"),
+    "POST /interventions/{id}/comments": Operation(
+        "commentIntervention",
+        "interventions",
+        "Comment on the audit trail (any state; the status stays)",
+        responses(201, "The comment as the trail keeps it", 404, 409, 413),
+    ),
     # read_interventions
     "GET /interventions": Operation(
         "listInterventions",

@@ -23,6 +23,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import TypeVar
 
+from oversight.auth import SYSTEM_ACTOR
 from oversight.models import (
     DailyFigures,
     Intervention,
@@ -178,6 +179,11 @@ def _status_moved(figure: Callable[[StatusT], str], before: StatusT, after: Stat
 
 def on_transition(before: Intervention, after: Intervention) -> CounterDelta:
     delta = _status_moved(status_figure, before.status, after.status)
+    if before.priority is not after.priority:  # an escalation raised it: the record counts under its priority
+        delta.totals[priority_figure(before.priority)] -= 1
+        delta.totals[priority_figure(after.priority)] += 1
+    for user in _new_responders(before, after):
+        delta.totals[responder_attribute(user)] += 1
     if before.status is after.status:
         return delta
     daily_name = _RESOLVED.get(after.status)
@@ -188,9 +194,22 @@ def on_transition(before: Intervention, after: Intervention) -> CounterDelta:
         delta.totals[bucket_count_attribute(bucket)] += 1
         delta.totals[bucket_sum_attribute(bucket)] += after.resolution_seconds  # type: ignore[assignment]
         delta.add_daily(after.decided_at.date().isoformat(), daily_name)
-    if after.status in (Status.APPROVED, Status.REJECTED) and after.decided_by:
-        delta.totals[responder_attribute(after.decided_by)] += 1
     return delta
+
+
+def _new_responders(before: Intervention, after: Intervention) -> list[str]:
+    """The users whose decision this change records: each new approval
+    (every approval of a quorum counts for its user), and the rejecting
+    user. A default decided by the system at expiry counts for nobody; a
+    record approved before approvals were kept counts its decider."""
+    known = {approval.user for approval in before.approvals}
+    users = [approval.user for approval in after.approvals if approval.user not in known]
+    decider = after.decided_by if before.status is not after.status else None
+    if decider is None or decider == SYSTEM_ACTOR:
+        return users
+    if after.status is Status.REJECTED or (after.status is Status.APPROVED and not after.approvals):
+        users.append(decider)
+    return users
 
 
 def on_job_created(job: Job) -> CounterDelta:

@@ -27,8 +27,8 @@ from oversight import clock, job_lifecycle
 from oversight.auth import Principal
 from oversight.dispatch import queue_job
 from oversight.errors import Conflict, VersionConflict
-from oversight.interventions import INTERVENTION_CHANGED, expire_intervention, transition_intervention
-from oversight.lifecycle import Action, apply
+from oversight.interventions import INTERVENTION_CHANGED, apply_due, transition_intervention
+from oversight.lifecycle import CREATED_ACTION, Action, apply
 from oversight.models import (
     ApprovalOptions,
     Intervention,
@@ -71,6 +71,9 @@ def approval_for(
         description=f"Job {job.id} waits for approval to run the tool {tool.name}.",
         context={"job_id": job.id, "tool": tool.name, "parameters": tool.shown_parameters(job.parameters)},
         required_role=options.required_role,
+        required_approvals=options.required_approvals,
+        on_expiry=options.on_expiry,
+        escalation=options.escalation,
         created_by=caller,
         created_at=now,
         updated_at=now,
@@ -78,7 +81,7 @@ def approval_for(
         job_id=job.id,
         version=1,
     )
-    event = InterventionEvent(at=now, actor=caller, action="created", from_status=None, to_status=Status.PENDING)
+    event = InterventionEvent(at=now, actor=caller, action=CREATED_ACTION, from_status=None, to_status=Status.PENDING)
     return intervention, event
 
 
@@ -95,39 +98,70 @@ def open_gate(
     return waiting
 
 
+# A deciding action, by the status it left the approval in (an expiry may
+# approve or reject by default: the job follows the outcome, not the action).
+_DECIDING = frozenset({Action.APPROVE, Action.REJECT, Action.CANCEL, Action.EXPIRE})
+_OUTCOME = {
+    Status.APPROVED: Action.APPROVE,
+    Status.REJECTED: Action.REJECT,
+    Status.CANCELLED: Action.CANCEL,
+    Status.EXPIRED: Action.EXPIRE,
+}
+
+
 def gate_move(tenant: str, decided: Intervention, action: Action) -> GateMove | None:
     """The move `action` (just applied: `decided` is the intervention after
     it) makes of the job the intervention gates; None when it gates none,
-    is still open, or its job no longer waits (cancelled meanwhile)."""
-    if not decided.job_id or decided.status.is_open:
+    decides nothing (still open: a quorum in progress; a comment), or its job
+    no longer waits (cancelled meanwhile)."""
+    outcome = _OUTCOME.get(decided.status)
+    if not decided.job_id or action not in _DECIDING or outcome is None:
         return None
     store = get_job_store()
     job = store.get(tenant, decided.job_id)
-    moved = job_lifecycle.gate_outcome(job, action, clock.now()) if job else None
+    moved = job_lifecycle.gate_outcome(job, outcome, clock.now()) if job else None
     if job is None or moved is None:
         return None
     return GateMove(write=store.linked_transition(tenant, job, moved), job=moved)
 
 
 def decide(
-    principal: Principal, intervention_id: str, action: Action, reason: str | None = None, response: Any = None
+    principal: Principal,
+    intervention_id: str,
+    action: Action,
+    reason: str | None = None,
+    response: Any = None,
+    assignee: str | None = None,
 ) -> Intervention:
-    """A person's action on any intervention (claim, release, approve,
-    reject, cancel, complete). One that decides a gating intervention moves
-    its job in the same transaction; an approved job is queued once that
-    transaction is committed."""
+    """A person's action on any intervention (claim, release, assign,
+    approve, reject, cancel, complete). One that decides a gating
+    intervention moves its job in the same transaction; an approved job is
+    queued once that transaction is committed."""
     changed = transition_intervention(
-        principal, intervention_id, action, reason, response, link=partial(gate_move, principal.tenant)
+        principal,
+        intervention_id,
+        action,
+        reason,
+        response,
+        link=partial(gate_move, principal.tenant),
+        assignee=assignee,
     )
     if changed.linked is not None:
         _after_decision(principal.tenant, changed.linked.job)
     return changed.intervention
 
 
-def expire(tenant: str, intervention_id: str) -> bool:
-    """For the sweep: expire an overdue open intervention (its job, if it
-    gates one, is cancelled with it); False when a decision got there first."""
-    return expire_intervention(tenant, intervention_id, link=partial(gate_move, tenant))
+def run_due(tenant: str, intervention_id: str) -> Action | None:
+    """For the sweep: expire an overdue open intervention as its `on_expiry`
+    says (a job it gates follows the outcome: cancelled, rejected, or queued
+    once committed), or escalate one left unclaimed; None when a person's
+    action got there first."""
+    changed = apply_due(tenant, intervention_id, link=partial(gate_move, tenant))
+    if changed is None:
+        return None
+    if changed.linked is not None:
+        _after_decision(tenant, changed.linked.job)
+    return Action(changed.event.action)
 
 
 def close_gate(tenant: str, intervention_id: str, reason: str = "The job it gates was cancelled") -> Job | None:

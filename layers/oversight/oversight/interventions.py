@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from aws_lambda_powertools.metrics import MetricUnit
 
 from oversight import clock
+from oversight.answers import check_answer
 from oversight.auth import REQUESTER, Principal
 from oversight.errors import (
     Conflict,
@@ -22,9 +23,10 @@ from oversight.errors import (
     RecordExists,
     VersionConflict,
 )
-from oversight.lifecycle import Action, apply
+from oversight.lifecycle import CREATED_ACTION, RULES, Action, apply
 from oversight.lookup import checked_id, shown_to
 from oversight.models import (
+    Comment,
     CreateInterventionRequest,
     EventList,
     Intervention,
@@ -88,8 +90,18 @@ def _create_once(command: IdempotentCommand) -> Intervention:
 def _made_from(intervention: Intervention, request: CreateInterventionRequest) -> bool:
     """Whether `intervention` is what `request` creates (its expiry aside,
     which counts from the first run's time)."""
-    asked = {**request.model_dump(exclude={"expires_in_seconds"}), "context": canonical_json(request.context)}
-    return all(getattr(intervention, name) == value for name, value in asked.items())
+    asked = _stored_fields(request)
+    return intervention.model_dump(include=set(asked)) == asked
+
+
+def _stored_fields(request: CreateInterventionRequest) -> dict[str, Any]:
+    """The record's fields as the request gives them; objects in canonical
+    form, so a replay answers byte for byte what the first answer said."""
+    fields = request.model_dump(exclude={"expires_in_seconds"})
+    fields["context"] = canonical_json(request.context)
+    if request.response_schema is not None:
+        fields["response_schema"] = canonical_json(request.response_schema)
+    return fields
 
 
 def _create(
@@ -107,9 +119,9 @@ def _create(
         updated_at=now,
         expires_at=now + timedelta(seconds=request.expires_in_seconds),
         version=1,
-        **{**request.model_dump(exclude={"expires_in_seconds"}), "context": canonical_json(request.context)},
+        **_stored_fields(request),
     )
-    event = InterventionEvent(at=now, actor=creator, action="created", from_status=None, to_status=Status.PENDING)
+    event = InterventionEvent(at=now, actor=creator, action=CREATED_ACTION, from_status=None, to_status=Status.PENDING)
     get_intervention_store().create(tenant, intervention, event)
     metrics.add_metric(name="InterventionCreated", unit=MetricUnit.Count, value=1)
     logger.info(
@@ -137,6 +149,7 @@ class Changed(Generic[LinkedT]):
     """An intervention after a committed transition, and what was committed with it."""
 
     intervention: Intervention
+    event: InterventionEvent
     linked: LinkedT | None = None
 
 
@@ -147,6 +160,7 @@ def transition_intervention(
     reason: str | None = None,
     response: Any = None,
     link: Link[LinkedT] | None = None,
+    assignee: str | None = None,
 ) -> Changed[LinkedT]:
     """Apply `action` with optimistic concurrency: read, validate, write only
     if the version is unchanged; on a lost race re-read and re-validate.
@@ -158,12 +172,16 @@ def transition_intervention(
         current = store.get(principal.tenant, intervention_id)
         if current is None:
             raise InterventionNotFound()
-        updated, event = apply(action, current, principal, clock.now(), reason, response)
+        if action is Action.COMMENT:
+            principal.require_member()  # after the lookup: another tenant's record is 404, never 403
+        if action is Action.APPROVE and current.response_schema is not None:
+            check_answer(current.response_schema, response)
+        updated, event = apply(action, current, principal, clock.now(), reason, response, assignee)
         return _save(principal.tenant, current, updated, event, action, link), event
 
     changed, event = until_saved(attempt, INTERVENTION_CHANGED)
-    metrics.add_metric(name=f"Intervention{event.action.capitalize()}", unit=MetricUnit.Count, value=1)
-    if action in (Action.APPROVE, Action.REJECT):
+    metrics.add_metric(name=f"Intervention{RULES[action].past_tense.capitalize()}", unit=MetricUnit.Count, value=1)
+    if event.from_status != event.to_status and event.to_status in (Status.APPROVED, Status.REJECTED):
         metrics.add_metric(name="InterventionDecided", unit=MetricUnit.Count, value=1)
     logger.info(
         "intervention %s",
@@ -173,27 +191,46 @@ def transition_intervention(
     return changed
 
 
-def expire_intervention(tenant: str, intervention_id: str, link: Link[LinkedT] | None = None) -> bool:
-    """For the sweep: expire one overdue open intervention, as the system,
-    unless a decision got there first (False)."""
+def comment_on_intervention(principal: Principal, intervention_id: str, text: str) -> Comment:
+    """A comment on the audit trail, in any state; the status and the
+    counters stay as they are."""
+    changed: Changed[Linked] = transition_intervention(principal, intervention_id, Action.COMMENT, reason=text)
+    return Comment(at=changed.event.at, actor=changed.event.actor, text=text)
+
+
+def apply_due(tenant: str, intervention_id: str, link: Link[LinkedT] | None = None) -> Changed[LinkedT] | None:
+    """For the sweep: what the schedule index says is due, unless a person's
+    action got there first (None): the expiry of an overdue open
+    intervention (as its `on_expiry` says), else the escalation of a PENDING
+    one unclaimed for `escalation.after_seconds`."""
     store = get_intervention_store()
 
-    def attempt() -> bool:
+    def attempt() -> Changed[LinkedT] | None:
         current = store.get(tenant, intervention_id)
-        if current is None or not current.status.is_open or current.expires_at > clock.now():
-            return False
-        updated, event = apply(Action.EXPIRE, current, None, clock.now())
-        _save(tenant, current, updated, event, Action.EXPIRE, link)
-        return True
+        now = clock.now()
+        if current is None or not current.status.is_open:
+            return None
+        if current.expires_at <= now:
+            action = Action.EXPIRE
+        elif (due := current.escalation_due_at()) is not None and due <= now:
+            action = Action.ESCALATE
+        else:
+            return None
+        updated, event = apply(action, current, None, now)
+        return _save(tenant, current, updated, event, action, link)
 
     try:
         # An InvalidTransition means it changed under us too: look again.
-        expired = until_saved(attempt, INTERVENTION_CHANGED, retry_on=(VersionConflict, InvalidTransition))
+        changed = until_saved(attempt, INTERVENTION_CHANGED, retry_on=(VersionConflict, InvalidTransition))
     except Conflict:
-        return False
-    if expired:
-        logger.info("intervention expired", extra={"intervention_id": intervention_id, "tenant": tenant})
-    return expired
+        return None
+    if changed is not None:
+        logger.info(
+            "intervention %s",
+            RULES[Action(changed.event.action)].past_tense,
+            extra={"intervention_id": intervention_id, "tenant": tenant, "to": changed.event.to_status},
+        )
+    return changed
 
 
 def _save(
@@ -207,7 +244,7 @@ def _save(
     """Commit `current` → `updated` (VersionConflict if it moved), with what `link` adds."""
     linked = link(updated, action) if link else None
     get_intervention_store().save_transition(tenant, current, updated, event, linked.write if linked else None)
-    return Changed(updated, linked)
+    return Changed(updated, event, linked)
 
 
 def get_intervention(principal: Principal, intervention_id: str) -> Intervention:

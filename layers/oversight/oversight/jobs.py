@@ -33,6 +33,7 @@ from oversight.models import (
     JobPage,
     JobResult,
     JobStatus,
+    OnExpiry,
     OutputFile,
     SubmitJobRequest,
     ToolInfo,
@@ -111,6 +112,21 @@ def _validated_parameters(request: SubmitJobRequest) -> tuple[Tool, dict[str, Js
     return tool, canonical_json(parameters.model_dump(mode="json"))
 
 
+def _check_default_approval(principal: Principal, tool: Tool, request: SubmitJobRequest) -> None:
+    """A gate that approves itself at expiry runs its job with nobody having
+    decided: refused for a tool that acts outside the service unless an admin
+    submits it (docs/decisions.md)."""
+    options = request.approval
+    if not (request.requires_approval and options and options.on_expiry is OnExpiry.APPROVE):
+        return
+    if tool.reaches_outside and not principal.is_admin:
+        raise ValidationFailed.field(
+            ["body", "approval", "on_expiry"],
+            f"on_expiry 'approve' would run {tool.name}, which acts outside the service, without anyone deciding;"
+            " only an admin may submit that",
+        )
+
+
 def submit_job(
     principal: Principal, request: SubmitJobRequest, idempotency_key: str | None = None, lambda_context: Any = None
 ) -> Job:
@@ -120,6 +136,7 @@ def submit_job(
         # Before the parameters are looked at: a caller who may not run the tool learns nothing of them.
         raise Forbidden(f"The tool {tool.name} requires the role {tool.required_role}")
     _validated_parameters(request)  # 422 before any idempotency record is taken
+    _check_default_approval(principal, tool, request)
     if idempotency_key is None:
         return _submit(principal.tenant, principal.sub, request)
     # lazy: ~11 ms of import off the cold start of the functions that never make a keyed submission (see

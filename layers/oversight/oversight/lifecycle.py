@@ -1,4 +1,16 @@
-"""The intervention state machine and who may drive it. Pure: no I/O."""
+"""The intervention state machine and who may drive it. Pure: no I/O.
+
+Every change is an `Action`; `apply` checks who may do it (`authorize`),
+whether the state allows it (`check_state`), and returns the record after it
+with its audit event. The trail names each event by its action (`approve`,
+`expire`, `comment`, ...), and the record's version numbers the events.
+
+Beyond one approver: an approve adds to `approvals`; the one that completes
+`required_approvals` (distinct users, never the creator) moves the record to
+APPROVED, and one rejection rejects. The sweep expires a record as its
+`on_expiry` says (EXPIRED, or APPROVED / REJECTED by `system`) and escalates
+one still unclaimed after `escalation.after_seconds`: holders of
+`escalation.to_role` may then act as holders of the required role."""
 
 from __future__ import annotations
 
@@ -8,43 +20,72 @@ from enum import StrEnum
 from typing import Any
 
 from oversight.auth import SYSTEM_ACTOR, Principal
-from oversight.errors import Forbidden, InterventionExpired, InvalidTransition
-from oversight.models import Intervention, InterventionEvent, Status
+from oversight.clock import iso
+from oversight.errors import Conflict, Forbidden, InterventionExpired, InvalidTransition, ValidationFailed
+from oversight.models import Approval, Intervention, InterventionEvent, OnExpiry, Status
 
 OPEN = frozenset({Status.PENDING, Status.IN_PROGRESS})
+EVERY_STATUS = frozenset(Status)
+CREATED_ACTION = "create"
 
 
 class Action(StrEnum):
     CLAIM = "claim"
     RELEASE = "release"
+    ASSIGN = "assign"
     APPROVE = "approve"
     REJECT = "reject"
     CANCEL = "cancel"
     COMPLETE = "complete"
     EXPIRE = "expire"
+    ESCALATE = "escalate"
+    COMMENT = "comment"
 
 
 @dataclass(frozen=True)
 class Rule:
+    """From which statuses an action may start, where it leads (None: the
+    status stays), and its name in the past tense (metrics, log lines)."""
+
     sources: frozenset[Status]
-    target: Status
+    target: Status | None
     past_tense: str
 
 
 RULES: dict[Action, Rule] = {
     Action.CLAIM: Rule(frozenset({Status.PENDING}), Status.IN_PROGRESS, "claimed"),
     Action.RELEASE: Rule(frozenset({Status.IN_PROGRESS}), Status.PENDING, "released"),
+    Action.ASSIGN: Rule(OPEN, Status.IN_PROGRESS, "assigned"),
+    # Stays open until the quorum is complete (`_approved`).
     Action.APPROVE: Rule(OPEN, Status.APPROVED, "approved"),
     Action.REJECT: Rule(OPEN, Status.REJECTED, "rejected"),
     Action.CANCEL: Rule(OPEN, Status.CANCELLED, "cancelled"),
     Action.COMPLETE: Rule(frozenset({Status.APPROVED}), Status.COMPLETED, "completed"),
+    # EXPIRED, or what `on_expiry` says (`_expiry_outcome`).
     Action.EXPIRE: Rule(OPEN, Status.EXPIRED, "expired"),
+    Action.ESCALATE: Rule(frozenset({Status.PENDING}), None, "escalated"),
+    Action.COMMENT: Rule(EVERY_STATUS, None, "commented"),
 }
 
-# Actions that close an intervention and so record who decided and when.
-_DECIDING = {Action.APPROVE, Action.REJECT, Action.CANCEL, Action.EXPIRE}
 # Actions refused once `expires_at` has passed, even before the sweeper ran.
-_REFUSED_WHEN_OVERDUE = {Action.CLAIM, Action.APPROVE, Action.REJECT}
+_REFUSED_WHEN_OVERDUE = {Action.CLAIM, Action.ASSIGN, Action.APPROVE, Action.REJECT}
+# Actions only the system (the sweep) takes.
+_SYSTEM_ONLY = {Action.EXPIRE, Action.ESCALATE}
+_DEFAULT_OUTCOME = {
+    OnExpiry.EXPIRE: Status.EXPIRED,
+    OnExpiry.APPROVE: Status.APPROVED,
+    OnExpiry.REJECT: Status.REJECTED,
+}
+
+
+def may_decide(current: Intervention, actor: Principal) -> bool:
+    """Whether `actor` holds a role that may claim or decide `current`: its
+    required role, or the escalation's role once it has escalated (admins
+    hold every role)."""
+    if actor.holds(current.required_role):
+        return True
+    escalated_to = current.escalation.to_role if current.escalation and current.escalated_at else None
+    return escalated_to is not None and actor.holds(escalated_to)
 
 
 def authorize(action: Action, current: Intervention, actor: Principal) -> None:
@@ -54,16 +95,19 @@ def authorize(action: Action, current: Intervention, actor: Principal) -> None:
     if action in (Action.CLAIM, Action.APPROVE, Action.REJECT):
         if is_creator:
             raise Forbidden("The creator of an intervention cannot claim or decide it")
-        if not actor.holds(current.required_role):
+        if not may_decide(current, actor):
             raise Forbidden(f"Requires the role '{current.required_role}'")
     elif action is Action.RELEASE:
         if not (actor.is_admin or actor.sub == current.assigned_to):
             raise Forbidden("Only the assignee or an admin can release")
+    elif action is Action.ASSIGN:
+        if not (actor.is_admin or (current.assigned_to is not None and actor.sub == current.assigned_to)):
+            raise Forbidden("Only an admin or the current assignee can assign")
     elif action in (Action.CANCEL, Action.COMPLETE):
         if not (actor.is_admin or is_creator):
             raise Forbidden(f"Only the creator or an admin can {action.value}")
-    elif action is Action.EXPIRE:
-        raise Forbidden("Only the system expires interventions")
+    elif action in _SYSTEM_ONLY:
+        raise Forbidden(f"Only the system can {action.value} interventions")
 
 
 def check_state(action: Action, current: Intervention, now: datetime) -> None:
@@ -71,7 +115,16 @@ def check_state(action: Action, current: Intervention, now: datetime) -> None:
     if current.status not in rule.sources:
         raise InvalidTransition(f"Cannot {action.value} an intervention that is {current.status.value}")
     if action in _REFUSED_WHEN_OVERDUE and now >= current.expires_at:
-        raise InterventionExpired(f"The intervention expired at {current.expires_at.isoformat()}")
+        raise InterventionExpired(f"The intervention expired at {iso(current.expires_at)}")
+
+
+def _check_decider(action: Action, current: Intervention, actor: Principal) -> None:
+    """What the decider's own history and the claim allow."""
+    if action is Action.APPROVE and current.approved_by(actor.sub):
+        raise Conflict("You approved this intervention already; another approver must add theirs")
+    quorum = current.required_approvals > 1
+    if not quorum and current.status is Status.IN_PROGRESS and not (actor.is_admin or actor.sub == current.assigned_to):
+        raise Forbidden(f"Claimed by {current.assigned_to}: only the assignee or an admin can decide it")
 
 
 def apply(
@@ -81,43 +134,99 @@ def apply(
     now: datetime,
     reason: str | None = None,
     response: Any = None,
+    assignee: str | None = None,
 ) -> tuple[Intervention, InterventionEvent]:
     """Validate and perform `action`; return the new state and its audit event.
-    `actor` None means the system (the sweeper)."""
+    `actor` None means the system (the sweeper). `reason` is a comment's
+    text for COMMENT; `assignee` the user an ASSIGN hands the record to."""
     if actor is not None:
         authorize(action, current, actor)
     check_state(action, current, now)
-    if (
-        actor is not None
-        and action in (Action.APPROVE, Action.REJECT)
-        and current.status is Status.IN_PROGRESS
-        and not (actor.is_admin or actor.sub == current.assigned_to)
-    ):
-        raise Forbidden(f"Claimed by {current.assigned_to}: only the assignee or an admin can decide it")
-
+    if actor is not None and action in (Action.APPROVE, Action.REJECT):
+        _check_decider(action, current, actor)
     actor_id = actor.sub if actor is not None else SYSTEM_ACTOR
-    rule = RULES[action]
-    changes: dict[str, Any] = {"status": rule.target, "updated_at": now, "version": current.version + 1}
+    changes: dict[str, Any] = {"updated_at": now, "version": current.version + 1}
     if action is Action.CLAIM:
-        changes["assigned_to"] = actor_id
+        changes.update(status=Status.IN_PROGRESS, assigned_to=actor_id)
     elif action is Action.RELEASE:
-        changes["assigned_to"] = None
-    if action in _DECIDING:
-        changes.update(
-            decided_by=actor_id,
-            decided_at=now,
-            decision_reason=reason,
-            resolution_seconds=round((now - current.created_at).total_seconds(), 3),
-        )
-    if action in (Action.APPROVE, Action.REJECT):
-        changes["response"] = response
+        changes.update(status=Status.PENDING, assigned_to=None)
+    elif action is Action.ASSIGN:
+        changes.update(status=Status.IN_PROGRESS, assigned_to=_assignee(current, assignee))
+        reason = f"Assigned to {changes['assigned_to']}"
+    elif action is Action.APPROVE:
+        changes.update(_approved(current, actor_id, now, reason, response))
+    elif action is Action.EXPIRE:
+        reason = _expiry_reason(current)
+        changes.update(_decided(current, _DEFAULT_OUTCOME[current.on_expiry], actor_id, now, reason))
+    elif action is Action.ESCALATE:
+        reason = _escalation(current, changes, now)
+    elif action is Action.COMMENT:
+        del changes["updated_at"]  # a comment is on the trail, not a change of the record's fields
+    elif action is Action.COMPLETE:
+        changes["status"] = Status.COMPLETED
+    else:  # REJECT, CANCEL: close the record, saying who decided and when
+        changes.update(_decided(current, RULES[action].target or current.status, actor_id, now, reason))
+        if action is Action.REJECT:
+            changes["response"] = response
     updated = current.model_copy(update=changes)
     event = InterventionEvent(
         at=now,
         actor=actor_id,
-        action=rule.past_tense,
+        action=action.value,
         from_status=current.status,
-        to_status=rule.target,
+        to_status=updated.status,
         reason=reason,
     )
     return updated, event
+
+
+def _decided(current: Intervention, status: Status, actor_id: str, now: datetime, reason: str | None) -> dict[str, Any]:
+    return {
+        "status": status,
+        "decided_by": actor_id,
+        "decided_at": now,
+        "decision_reason": reason,
+        "resolution_seconds": round((now - current.created_at).total_seconds(), 3),
+    }
+
+
+def _approved(current: Intervention, user: str, now: datetime, reason: str | None, response: Any) -> dict[str, Any]:
+    """One more approval; the one that completes the quorum decides."""
+    approvals = [*current.approvals, Approval(user=user, at=now, reason=reason or "", response=response)]
+    changes: dict[str, Any] = {"approvals": approvals}
+    if len(approvals) >= current.required_approvals:
+        changes.update(_decided(current, Status.APPROVED, user, now, reason), response=response)
+    return changes
+
+
+def _assignee(current: Intervention, user: str | None) -> str:
+    if not user:
+        raise ValidationFailed.field(["body", "user"], "Field required", "missing")
+    if user == current.created_by:
+        raise ValidationFailed.field(
+            ["body", "user"], "The creator of an intervention cannot decide it, so cannot be assigned it"
+        )
+    return user
+
+
+def _expiry_reason(current: Intervention) -> str | None:
+    if current.on_expiry is OnExpiry.EXPIRE:
+        return None
+    outcome = "Approved" if current.on_expiry is OnExpiry.APPROVE else "Rejected"
+    return f"{outcome} by default (on_expiry: {current.on_expiry.value}): nobody decided by {iso(current.expires_at)}"
+
+
+def _escalation(current: Intervention, changes: dict[str, Any], now: datetime) -> str:
+    """Fill `changes` with the escalation of `current`; return the event's reason."""
+    escalation = current.escalation
+    due = current.escalation_due_at()
+    if escalation is None or due is None or now < due:
+        raise InvalidTransition("This intervention has no escalation due")
+    changes["escalated_at"] = now
+    said = [f"Unclaimed {escalation.after_seconds} s after creation"]
+    if escalation.to_role:
+        said.append(f"holders of '{escalation.to_role}' may act")
+    if escalation.priority is not None and escalation.priority is not current.priority:
+        changes["priority"] = escalation.priority
+        said.append(f"priority {current.priority.value} -> {escalation.priority.value}")
+    return "; ".join(said)

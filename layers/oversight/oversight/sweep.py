@@ -1,5 +1,6 @@
-"""The scheduled sweep, in this order: expire overdue interventions (and
-cancel the jobs they gate), reclaim job runs that died (past their run
+"""The scheduled sweep, in this order: expire overdue interventions as their
+`on_expiry` says (the jobs they gate follow the outcome) and escalate those
+left unclaimed, reclaim job runs that died (past their run
 deadline: given back for another attempt, cancelled or failed), queue again
 PENDING jobs whose message was lost, then purge interventions and jobs past
 retention. Finds its work through the schedule index (never a Scan), stops
@@ -15,6 +16,7 @@ from datetime import datetime
 from aws_lambda_powertools.metrics import MetricUnit
 
 from oversight import clock, gates
+from oversight.lifecycle import Action
 from oversight.observability import logger, metrics
 from oversight.store import get_intervention_store
 from oversight.store.jobs import get_job_store
@@ -29,6 +31,7 @@ PAGE = 100
 @dataclass
 class SweepReport:
     expired: int = 0
+    escalated: int = 0
     purged: int = 0
     skipped: int = 0
     dead_runs: int = 0
@@ -47,9 +50,12 @@ def run_sweep(remaining_ms: Callable[[], int]) -> SweepReport:
         report.complete = False
         return False
 
-    def expire(tenant: str, intervention_id: str) -> None:
-        if gates.expire(tenant, intervention_id):
+    def run_due(tenant: str, intervention_id: str) -> None:
+        done = gates.run_due(tenant, intervention_id)
+        if done is Action.EXPIRE:
             report.expired += 1
+        elif done is Action.ESCALATE:
+            report.escalated += 1
         else:
             report.skipped += 1
 
@@ -69,7 +75,7 @@ def run_sweep(remaining_ms: Callable[[], int]) -> SweepReport:
         get_job_store().purge(tenant, job_id, clock.now())
         report.purged_jobs += 1
 
-    _drain(store.due_for_expiry, expire, time_left)
+    _drain(store.due_for_expiry, run_due, time_left)
     _drain(get_job_store().overdue_runs, reclaim, time_left)
     _drain(get_job_store().stale_pending, requeue, time_left)
 

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, computed_field, field_validator, model_validator
 
+from oversight.answers import check_schema
 from oversight.models.common import Timestamp
 
 MAX_CONTEXT_BYTES = 16 * 1024
+# A decision's answer: up to ten approvals keep theirs on the record, which must
+# stay well under DynamoDB's 400 KB item limit (10 x 16 KiB + the rest < 250 KiB).
+MAX_RESPONSE_BYTES = 16 * 1024
+MAX_REQUIRED_APPROVALS = 10
 # Role names end up in messages and keys: keep them to a plain alphabet.
 ROLE_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
@@ -51,10 +57,41 @@ class Priority(StrEnum):
 _PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
 
 
+class OnExpiry(StrEnum):
+    """What the sweep makes of a request nobody decided in time."""
+
+    EXPIRE = "expire"
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+def _json_bytes(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
 class _Request(BaseModel):
     # No NaN or Infinity even from Python callers: the HTTP body reader
     # refuses them already, with the field's path (oversight.json_body).
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Escalation(_Request):
+    """If still PENDING (unclaimed) `after_seconds` after creation, the sweep
+    escalates once: holders of `to_role` may act as holders of the required
+    role do, and the priority rises to `priority`."""
+
+    after_seconds: int = Field(ge=60, le=2_592_000)
+    to_role: str | None = Field(None, pattern=ROLE_PATTERN)
+    priority: Priority | None = None
+
+
+class Approval(BaseModel):
+    """One approval of a request that needs several (or the one of a request that needs one)."""
+
+    user: str
+    at: Timestamp
+    reason: str
+    response: JsonValue = None
 
 
 class CreateInterventionRequest(_Request):
@@ -67,19 +104,84 @@ class CreateInterventionRequest(_Request):
     expires_in_seconds: int = Field(3600, ge=60, le=2_592_000)
     required_role: str = Field("operator", pattern=ROLE_PATTERN)
     assigned_to: str | None = Field(None, min_length=1, max_length=256)
+    required_approvals: int = Field(
+        1, ge=1, le=MAX_REQUIRED_APPROVALS, description="Distinct approvers needed (never the creator)"
+    )
+    on_expiry: OnExpiry = Field(OnExpiry.EXPIRE, description="What the sweep does when nobody decided in time")
+    response_schema: dict[str, JsonValue] | None = Field(
+        None, description="JSON Schema (at most 8 KiB) an approve's `response` must satisfy"
+    )
+    escalation: Escalation | None = None
 
     @field_validator("context")
     @classmethod
     def _context_size(cls, value: dict[str, Any]) -> dict[str, Any]:
-        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        size = _json_bytes(value)
         if size > MAX_CONTEXT_BYTES:
             raise ValueError(f"context is {size} bytes as JSON; at most {MAX_CONTEXT_BYTES} allowed")
         return value
 
+    @field_validator("response_schema")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            check_schema(value)
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> CreateInterventionRequest:
+        check_expiry_default(self.on_expiry, self.required_approvals, self.type)
+        check_escalation(self.escalation, self.priority)
+        return self
+
+
+def check_expiry_default(on_expiry: OnExpiry, required_approvals: int, kind: InterventionType | None) -> None:
+    """Refuse a default approval where it must never apply (docs/decisions.md):
+    a kill switch nobody answered, or a quorum that nobody formed."""
+    if on_expiry is not OnExpiry.APPROVE:
+        return
+    if kind is InterventionType.KILL_SWITCH:
+        raise ValueError("on_expiry 'approve' is refused for a kill_switch: an unanswered kill switch must not fire")
+    if required_approvals > 1:
+        raise ValueError(
+            "on_expiry 'approve' is refused when required_approvals > 1: a default cannot stand in for a quorum"
+        )
+
+
+def check_escalation(escalation: Escalation | None, priority: Priority) -> None:
+    if escalation is not None and escalation.priority is not None and escalation.priority.rank > priority.rank:
+        raise ValueError(
+            f"escalation.priority '{escalation.priority.value}' would lower the priority '{priority.value}'"
+        )
+
 
 class DecisionRequest(_Request):
     reason: str = Field(min_length=1, max_length=2000)
-    response: JsonValue = Field(None, description="The decider's answer, any JSON (e.g. a clarification)")
+    response: JsonValue = Field(
+        None, description="The decider's answer, any JSON (e.g. a clarification), at most 16 KiB as JSON"
+    )
+
+    @field_validator("response")
+    @classmethod
+    def _response_size(cls, value: Any) -> Any:
+        size = _json_bytes(value)
+        if size > MAX_RESPONSE_BYTES:
+            raise ValueError(f"response is {size} bytes as JSON; at most {MAX_RESPONSE_BYTES} allowed")
+        return value
+
+
+class AssignRequest(_Request):
+    user: str = Field(min_length=1, max_length=256, description="Who takes the request over")
+
+
+class CommentRequest(_Request):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class Comment(BaseModel):
+    at: Timestamp
+    actor: str
+    text: str
 
 
 class ReasonRequest(_Request):
@@ -111,7 +213,29 @@ class Intervention(BaseModel):
     response: JsonValue = None
     resolution_seconds: float | None = None
     job_id: str | None = None
+    required_approvals: int = 1
+    approvals: list[Approval] = Field(default_factory=list)
+    on_expiry: OnExpiry = OnExpiry.EXPIRE
+    response_schema: dict[str, JsonValue] | None = None
+    escalation: Escalation | None = None
+    escalated_at: Timestamp | None = None
     version: int = Field(ge=1)
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form for a derived field
+    @property
+    def approvals_needed(self) -> int:
+        """How many approvals remain while open; 0 once closed."""
+        return max(self.required_approvals - len(self.approvals), 0) if self.status.is_open else 0
+
+    def approved_by(self, user: str) -> bool:
+        return any(approval.user == user for approval in self.approvals)
+
+    def escalation_due_at(self) -> datetime | None:
+        """When the sweep escalates this record, while it still can: PENDING,
+        with an escalation not yet applied."""
+        if self.escalation is None or self.escalated_at is not None or self.status is not Status.PENDING:
+            return None
+        return self.created_at + timedelta(seconds=self.escalation.after_seconds)
 
 
 class InterventionEvent(BaseModel):

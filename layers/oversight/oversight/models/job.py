@@ -1,9 +1,17 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from oversight.models.common import Timestamp
-from oversight.models.intervention import ROLE_PATTERN, Priority
+from oversight.models.intervention import (
+    MAX_REQUIRED_APPROVALS,
+    ROLE_PATTERN,
+    Escalation,
+    OnExpiry,
+    Priority,
+    check_escalation,
+    check_expiry_default,
+)
 from oversight.models.stats import JobStatus
 
 RESULT_FIELD_CAP_BYTES = 64 * 1024
@@ -16,6 +24,15 @@ class ApprovalOptions(BaseModel):
     priority: Priority = Priority.NORMAL
     title: str | None = Field(None, min_length=1, max_length=200)
     expires_in_seconds: int = Field(3600, ge=60, le=2_592_000)
+    required_approvals: int = Field(1, ge=1, le=MAX_REQUIRED_APPROVALS)
+    on_expiry: OnExpiry = OnExpiry.EXPIRE
+    escalation: Escalation | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ApprovalOptions:
+        check_expiry_default(self.on_expiry, self.required_approvals, None)
+        check_escalation(self.escalation, self.priority)
+        return self
 
 
 class SubmitJobRequest(BaseModel):

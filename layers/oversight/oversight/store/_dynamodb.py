@@ -38,7 +38,7 @@ _BATCH_GET_MAX = 100
 _BATCH_WRITE_MAX = 25
 # Figures per UpdateItem: keeps the expression well under DynamoDB's 4 KB.
 FIGURES_PER_UPDATE = 100
-_INTERVENTION_JSON_FIELDS = ("context", "response")
+_INTERVENTION_JSON_FIELDS = ("context", "response", "approvals", "response_schema", "escalation")
 
 
 @cache
@@ -58,7 +58,8 @@ def record_values(record: BaseModel, json_fields: tuple[str, ...]) -> dict[str, 
 def record_from_item(item: Item, model: type[RecordT], json_fields: tuple[str, ...]) -> RecordT:
     values = load_item(item)
     for name in json_fields:
-        values[name] = json.loads(values[name])
+        if name in values:  # a field added later is absent from older items: its default applies
+            values[name] = json.loads(values[name])
     return model.model_validate({k: v for k, v in values.items() if k in model.model_fields})
 
 

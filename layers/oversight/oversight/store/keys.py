@@ -186,8 +186,11 @@ def index_keys(tenant: str, iv: Intervention, retention_days: int) -> dict[str, 
     shard = schedule_shard(iv.id)
     if iv.status.is_open:
         # Due-time index for the sweeper: open records only (sparse).
+        # Due at its expiry, or sooner at its escalation: the sweep does what is due and the write
+        # that records it moves the entry on (an escalated record's entry moves to its expiry).
+        due = min(filter(None, (iv.expires_at, iv.escalation_due_at())))
         keys["gsi3pk"] = due_partition(shard)
-        keys["gsi3sk"] = schedule_sk(iso(iv.expires_at), tenant, iv.id)
+        keys["gsi3sk"] = schedule_sk(iso(due), tenant, iv.id)
     else:
         purge_at = int(iv.updated_at.timestamp()) + retention_days * 86400
         keys["gsi3pk"] = purge_partition(shard)

@@ -21,8 +21,8 @@ from oversight.tools.registry import JobCancelled, RunContext, tool
 # Records per chunk handed to the output; cancellation is checked between chunks.
 RECORDS_PER_CHUNK = 500
 CSV_COLUMNS = tuple(Intervention.model_fields)
-# Free-form JSON fields: one CSV cell each, as JSON text.
-_JSON_FIELDS = frozenset({"context", "response"})
+# Free-form and structured fields: one CSV cell each, as JSON text.
+JSON_FIELDS = frozenset({"context", "response", "approvals", "response_schema", "escalation"})
 
 
 def _in_utc(moment: datetime) -> datetime:
@@ -72,7 +72,7 @@ def _csv_row(iv: Intervention) -> list[str]:
 
 
 def _csv_cell(name: str, value: Any) -> str:
-    if name in _JSON_FIELDS:
+    if name in JSON_FIELDS:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return "" if value is None else str(value)
 

@@ -220,6 +220,7 @@ class _Exchange:
     timeout_seconds=60,
     cacheable=False,
     redact=redacted_parameters,
+    reaches_outside=True,
 )
 def http_post(params: HttpPostParameters, ctx: RunContext) -> dict[str, Any]:
     url = str(params.url)

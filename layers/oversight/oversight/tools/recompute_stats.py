@@ -58,12 +58,13 @@ def replay(iv: Intervention) -> list[CounterDelta]:
     """What the live writes added to the counters for this record: its
     creation, then the transitions to its current state. Only the states
     matter: a claim and a release cancel out, and a completion follows the
-    approval that counted the decision (resolution, responder, day)."""
-    created = iv.model_copy(update={"status": Status.PENDING})
+    approval that counted the decision (resolution, responder, day); each
+    approval kept on the record counted for its user."""
+    created = iv.model_copy(update={"status": Status.PENDING, "approvals": []})
     path = [created]
     if iv.status is Status.COMPLETED:
         path.append(iv.model_copy(update={"status": Status.APPROVED}))
-    if iv.status is not Status.PENDING:
+    if iv.status is not Status.PENDING or iv.approvals:
         path.append(iv)
     return [on_created(created), *(on_transition(before, after) for before, after in pairwise(path))]
 

@@ -91,6 +91,9 @@ class Tool:
     # Only holders of this role (or admins) may submit the tool; None: any requester.
     required_role: str | None = None
     redact: RedactFunction | None = None
+    # It acts outside the service (e.g. calls another system): an approval gate
+    # of it may default to approve at expiry only when an admin submits it.
+    reaches_outside: bool = False
 
     def __post_init__(self) -> None:
         if not _TOOL_NAME.fullmatch(self.name):
@@ -144,12 +147,25 @@ class ToolRegistry:
         cacheable: bool,
         required_role: str | None = None,
         redact: RedactFunction | None = None,
+        reaches_outside: bool = False,
     ) -> Callable[[Callable[[P, RunContext], Any]], Callable[[P, RunContext], Any]]:
         """Decorator: register the function as a tool; the function itself is
         returned unchanged (callable directly in tests)."""
 
         def register(run: Callable[[P, RunContext], Any]) -> Callable[[P, RunContext], Any]:
-            self.register(Tool(name, description, parameters, timeout_seconds, cacheable, run, required_role, redact))
+            self.register(
+                Tool(
+                    name,
+                    description,
+                    parameters,
+                    timeout_seconds,
+                    cacheable,
+                    run,
+                    required_role,
+                    redact,
+                    reaches_outside,
+                )
+            )
             return run
 
         return register
