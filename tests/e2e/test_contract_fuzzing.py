@@ -67,6 +67,11 @@ def test_every_operation_keeps_its_contract(case, runtime):
 def test_linked_operations_keep_their_contract(runtime):
     seen: set[tuple[str, int]] = set()
 
+    # Only the document's own links. Links schemathesis infers on its own (e.g. from a list's items to
+    # GET /interventions/{id}) draw from what the shared runtime holds at that moment, which differs when
+    # Hypothesis replays a sequence: it then stops with FlakyStrategyDefinition instead of testing.
+    schema.config.phases.stateful.inference.algorithms.clear()
+
     class Workflows(schema.as_state_machine()):
         def after_call(self, response, case):
             seen.add((case.operation.definition.raw["operationId"], response.status_code))

@@ -14,6 +14,7 @@ one still unclaimed after `escalation.after_seconds`: holders of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -144,40 +145,98 @@ def apply(
     check_state(action, current, now)
     if actor is not None and action in (Action.APPROVE, Action.REJECT):
         _check_decider(action, current, actor)
-    actor_id = actor.sub if actor is not None else SYSTEM_ACTOR
-    changes: dict[str, Any] = {"updated_at": now, "version": current.version + 1}
-    if action is Action.CLAIM:
-        changes.update(status=Status.IN_PROGRESS, assigned_to=actor_id)
-    elif action is Action.RELEASE:
-        changes.update(status=Status.PENDING, assigned_to=None)
-    elif action is Action.ASSIGN:
-        changes.update(status=Status.IN_PROGRESS, assigned_to=_assignee(current, assignee))
-        reason = f"Assigned to {changes['assigned_to']}"
-    elif action is Action.APPROVE:
-        changes.update(_approved(current, actor_id, now, reason, response))
-    elif action is Action.EXPIRE:
-        reason = _expiry_reason(current)
-        changes.update(_decided(current, _DEFAULT_OUTCOME[current.on_expiry], actor_id, now, reason))
-    elif action is Action.ESCALATE:
-        reason = _escalation(current, changes, now)
-    elif action is Action.COMMENT:
-        del changes["updated_at"]  # a comment is on the trail, not a change of the record's fields
-    elif action is Action.COMPLETE:
-        changes["status"] = Status.COMPLETED
-    else:  # REJECT, CANCEL: close the record, saying who decided and when
-        changes.update(_decided(current, RULES[action].target or current.status, actor_id, now, reason))
-        if action is Action.REJECT:
-            changes["response"] = response
-    updated = current.model_copy(update=changes)
+    asked = _Asked(current, actor.sub if actor is not None else SYSTEM_ACTOR, now, reason, response, assignee)
+    changes, reason = _CHANGES[action](asked)
+    updated = current.model_copy(update={"updated_at": now, "version": current.version + 1, **changes})
     event = InterventionEvent(
         at=now,
-        actor=actor_id,
+        actor=asked.actor_id,
         action=action.value,
         from_status=current.status,
         to_status=updated.status,
         reason=reason,
     )
     return updated, event
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """An action as asked, once it is allowed."""
+
+    current: Intervention
+    actor_id: str
+    now: datetime
+    reason: str | None
+    response: Any
+    assignee: str | None
+
+
+# Each action's changes to the record (besides `updated_at` and `version`) and the reason its event gives.
+Changes = tuple[dict[str, Any], str | None]
+
+
+def _claim(asked: _Asked) -> Changes:
+    return {"status": Status.IN_PROGRESS, "assigned_to": asked.actor_id}, asked.reason
+
+
+def _release(asked: _Asked) -> Changes:
+    return {"status": Status.PENDING, "assigned_to": None}, asked.reason
+
+
+def _assign(asked: _Asked) -> Changes:
+    user = _assignee(asked.current, asked.assignee)
+    return {"status": Status.IN_PROGRESS, "assigned_to": user}, f"Assigned to {user}"
+
+
+def _approve(asked: _Asked) -> Changes:
+    return _approved(asked.current, asked.actor_id, asked.now, asked.reason, asked.response), asked.reason
+
+
+def _close(status: Status) -> Callable[[_Asked], Changes]:
+    """REJECT, CANCEL: close the record, saying who decided and when (a rejection keeps its answer)."""
+
+    def close(asked: _Asked) -> Changes:
+        changes = _decided(asked.current, status, asked.actor_id, asked.now, asked.reason)
+        if status is Status.REJECTED:
+            changes["response"] = asked.response
+        return changes, asked.reason
+
+    return close
+
+
+def _complete(asked: _Asked) -> Changes:
+    return {"status": Status.COMPLETED}, asked.reason
+
+
+def _expire(asked: _Asked) -> Changes:
+    reason = _expiry_reason(asked.current)
+    outcome = _DEFAULT_OUTCOME[asked.current.on_expiry]
+    return _decided(asked.current, outcome, asked.actor_id, asked.now, reason), reason
+
+
+def _escalate(asked: _Asked) -> Changes:
+    changes: dict[str, Any] = {}
+    reason = _escalation(asked.current, changes, asked.now)
+    return changes, reason
+
+
+def _comment(asked: _Asked) -> Changes:
+    # On the trail, not a change of the record's fields: `updated_at` (and so the purge time) stays.
+    return {"updated_at": asked.current.updated_at}, asked.reason
+
+
+_CHANGES: dict[Action, Callable[[_Asked], Changes]] = {
+    Action.CLAIM: _claim,
+    Action.RELEASE: _release,
+    Action.ASSIGN: _assign,
+    Action.APPROVE: _approve,
+    Action.REJECT: _close(Status.REJECTED),
+    Action.CANCEL: _close(Status.CANCELLED),
+    Action.COMPLETE: _complete,
+    Action.EXPIRE: _expire,
+    Action.ESCALATE: _escalate,
+    Action.COMMENT: _comment,
+}
 
 
 def _decided(current: Intervention, status: Status, actor_id: str, now: datetime, reason: str | None) -> dict[str, Any]:
