@@ -410,3 +410,12 @@ def test_a_quorum_is_decided_once_in_the_metrics(api, capsys):
         assert approve(api, iv, operator).status == 200
     out = capsys.readouterr().out
     assert (_metric_total(out, "InterventionApproved"), _metric_total(out, "InterventionDecided")) == (3, 1)
+
+
+def test_the_count_still_needed_is_derived_on_read_never_stored(api, dynamodb):
+    iv = api.create(required_approvals=2)
+    item = dynamodb.get_item(
+        TableName="OversightTable", Key={"pk": {"S": f"T#acme#INT#{iv['id']}"}, "sk": {"S": "#META"}}
+    )["Item"]
+    assert "approvals_needed" not in item and "required_approvals" in item
+    assert api.get(f"/interventions/{iv['id']}", VIEWER).body["approvals_needed"] == 2

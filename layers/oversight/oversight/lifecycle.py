@@ -20,6 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from oversight.answers import check_answer
 from oversight.auth import SYSTEM_ACTOR, Principal
 from oversight.clock import iso
 from oversight.errors import Conflict, Forbidden, InterventionExpired, InvalidTransition, ValidationFailed
@@ -107,6 +108,8 @@ def authorize(action: Action, current: Intervention, actor: Principal) -> None:
     elif action in (Action.CANCEL, Action.COMPLETE):
         if not (actor.is_admin or is_creator):
             raise Forbidden(f"Only the creator or an admin can {action.value}")
+    elif action is Action.COMMENT:
+        actor.require_member()
     elif action in _SYSTEM_ONLY:
         raise Forbidden(f"Only the system can {action.value} interventions")
 
@@ -119,13 +122,15 @@ def check_state(action: Action, current: Intervention, now: datetime) -> None:
         raise InterventionExpired(f"The intervention expired at {iso(current.expires_at)}")
 
 
-def _check_decider(action: Action, current: Intervention, actor: Principal) -> None:
-    """What the decider's own history and the claim allow."""
+def _check_decider(action: Action, current: Intervention, actor: Principal, response: Any) -> None:
+    """What the decider's own history, the claim and the answer form allow."""
     if action is Action.APPROVE and current.approved_by(actor.sub):
         raise Conflict("You approved this intervention already; another approver must add theirs")
     quorum = current.required_approvals > 1
     if not quorum and current.status is Status.IN_PROGRESS and not (actor.is_admin or actor.sub == current.assigned_to):
         raise Forbidden(f"Claimed by {current.assigned_to}: only the assignee or an admin can decide it")
+    if action is Action.APPROVE and current.response_schema is not None:
+        check_answer(current.response_schema, response)
 
 
 def apply(
@@ -144,7 +149,7 @@ def apply(
         authorize(action, current, actor)
     check_state(action, current, now)
     if actor is not None and action in (Action.APPROVE, Action.REJECT):
-        _check_decider(action, current, actor)
+        _check_decider(action, current, actor, response)
     asked = _Asked(current, actor.sub if actor is not None else SYSTEM_ACTOR, now, reason, response, assignee)
     changes, reason = _CHANGES[action](asked)
     updated = current.model_copy(update={"updated_at": now, "version": current.version + 1, **changes})
@@ -215,9 +220,7 @@ def _expire(asked: _Asked) -> Changes:
 
 
 def _escalate(asked: _Asked) -> Changes:
-    changes: dict[str, Any] = {}
-    reason = _escalation(asked.current, changes, asked.now)
-    return changes, reason
+    return _escalation(asked.current, asked.now)
 
 
 def _comment(asked: _Asked) -> Changes:
@@ -275,17 +278,17 @@ def _expiry_reason(current: Intervention) -> str | None:
     return f"{outcome} by default (on_expiry: {current.on_expiry.value}): nobody decided by {iso(current.expires_at)}"
 
 
-def _escalation(current: Intervention, changes: dict[str, Any], now: datetime) -> str:
-    """Fill `changes` with the escalation of `current`; return the event's reason."""
+def _escalation(current: Intervention, now: datetime) -> Changes:
+    """The escalation of `current` and its event's reason."""
     escalation = current.escalation
     due = current.escalation_due_at()
     if escalation is None or due is None or now < due:
         raise InvalidTransition("This intervention has no escalation due")
-    changes["escalated_at"] = now
+    changes: dict[str, Any] = {"escalated_at": now}
     said = [f"Unclaimed {escalation.after_seconds} s after creation"]
     if escalation.to_role:
         said.append(f"holders of '{escalation.to_role}' may act")
     if escalation.priority is not None and escalation.priority is not current.priority:
         changes["priority"] = escalation.priority
         said.append(f"priority {current.priority.value} -> {escalation.priority.value}")
-    return "; ".join(said)
+    return changes, "; ".join(said)

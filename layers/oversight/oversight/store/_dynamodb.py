@@ -48,8 +48,9 @@ def dynamodb_client() -> Any:
 
 # ---------------------------------------------------------------- records
 def record_values(record: BaseModel, json_fields: tuple[str, ...]) -> dict[str, Any]:
-    """A record's attributes, its free-form JSON fields stored as JSON text."""
-    values = record.model_dump(mode="json")
+    """A record's attributes, its free-form JSON fields stored as JSON text.
+    Computed fields (e.g. `approvals_needed`) are derived on read, never stored."""
+    values = record.model_dump(mode="json", exclude=set(type(record).model_computed_fields))
     for name in json_fields:
         values[name] = json.dumps(values[name], separators=(",", ":"))
     return values
