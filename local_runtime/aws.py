@@ -1,5 +1,6 @@
 """Emulated AWS: moto's server in this process, with the template's tables,
-queues and buckets, and every AWS SDK call of the process pointed at it."""
+queues, buckets, keys, event buses and rules, and every AWS SDK call of the
+process pointed at it."""
 
 from __future__ import annotations
 
@@ -15,12 +16,22 @@ import boto3
 import botocore.handlers
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
+from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from local_runtime.s3_gateway import SignedRequestsOnly, WsgiApp
-from local_runtime.template import REGION, Template, create_buckets, create_queues, create_tables
+from local_runtime.task_calls import TaskCallLog
+from local_runtime.template import (
+    REGION,
+    Template,
+    create_buckets,
+    create_event_resources,
+    create_keys,
+    create_queues,
+    create_tables,
+)
 
 log = logging.getLogger(__name__)
 
@@ -174,15 +185,24 @@ class EmulatedAws:
     def start(self) -> None:
         # moto's server and ours both log every request through werkzeug.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # Step Functions executions run (moto's interpreter): a task token
+        # names a waiting execution, an unknown one is InvalidToken, as in AWS.
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        # Its interpreter logs a failed task (SendTaskFailure) as an error with
+        # its whole parse tree; the runtime logs the call itself (task_calls.py).
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        # Where moto's Step Functions interpreter sends a state's service
+        # call (an `sqs:sendMessage.waitForTaskToken` step): this emulator.
+        os.environ["MOTO_PORT"] = str(port)
         # ThreadedMotoServer has no hook for middleware; its werkzeug server
         # looks the WSGI app up on each request, so wrapping it now (before
         # any request) sees them all.
         wsgi_server = self._server._server
         assert wsgi_server is not None
-        self.writes = WriteTracker(wsgi_server.app)
+        self.writes = WriteTracker(TaskCallLog(wsgi_server.app))  # Step Functions calls in the log
         wsgi_server.app = self.writes
         wsgi_server.app = SignedRequestsOnly(wsgi_server.app, FAKE_CREDENTIALS)  # refused as S3 refuses them
         # Every botocore session made from now on (boto3's default one
@@ -199,17 +219,22 @@ class EmulatedAws:
                 botocore.handlers.BUILTIN_HANDLERS.remove(entry)
             if boto3.DEFAULT_SESSION is not None:
                 boto3.DEFAULT_SESSION._session.unregister("before-send", self.transport)
-        self._server.stop()
+        if self.endpoint:  # started
+            self._server.stop()
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, **_lowercase(FAKE_CREDENTIALS))
 
     def provision(self, template: Template) -> None:
-        """Create the template's tables, queues and buckets; record the
-        queues' URLs in `template` so that `!Ref Queue` resolves to them."""
+        """Create the template's tables (with their streams), queues,
+        buckets, KMS keys, event buses and rules; record in `template` what
+        `!Ref`/`!GetAtt` resolve to (the queues' URLs, the streams' ARNs,
+        the keys' ids)."""
         create_tables(self.client("dynamodb"), template)
         template.queue_urls.update(create_queues(self.client("sqs"), template))
         create_buckets(self.client("s3"), template)
+        create_keys(self.client("kms"), template)
+        create_event_resources(self.client("events"), template)  # after the queues its targets name
 
     def sdk_environment(self, s3_endpoint: str | None = None) -> dict[str, str]:
         """What makes boto3 talk to the emulator with a fake account, never

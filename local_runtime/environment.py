@@ -13,7 +13,13 @@ not added. Two sources, the later winning:
    `{"Parameters": {NAME: value}}` for every function, `{"<LogicalId>":
    {NAME: value}}` for one (winning over Parameters);
 2. the shell that started the runtime: `HTTP_POST_ALLOWED_HOSTS=... make
-   run` sets it for every function that declares it.
+   run` (or `WEBHOOK_ALLOWED_HOSTS=...`) sets it for every function that
+   declares it.
+
+One local setting reaches every function under another name:
+`OVERSIGHT_LOCAL_RETRY_SCALE` (a positive number, default 1) is each
+function's `DELIVERY_RETRY_SCALE`, the factor of every retry delay (a
+webhook retried in 0.3 s rather than 30 s with 0.01).
 """
 
 from __future__ import annotations
@@ -45,6 +51,29 @@ PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "SYSTE
 LOG_LEVEL_VARIABLE = "POWERTOOLS_LOG_LEVEL"
 SHELL = "shell"
 ENV_FILE = "env.json"
+RETRY_SCALE_SETTING = "OVERSIGHT_LOCAL_RETRY_SCALE"
+RETRY_SCALE_VARIABLE = "DELIVERY_RETRY_SCALE"
+
+
+class SettingInvalid(ValueError):
+    """A local setting whose value cannot be used (the message says which and why)."""
+
+
+def retry_scale(shell: Mapping[str, str]) -> float:
+    """OVERSIGHT_LOCAL_RETRY_SCALE: a positive, finite number; 1 when unset."""
+    text = shell.get(RETRY_SCALE_SETTING)
+    if text is None:
+        return 1.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):
+        raise SettingInvalid(
+            f"{RETRY_SCALE_SETTING}={text!r}: expected a positive number, the factor of every retry delay "
+            "(e.g. 0.01: a 30 s delay becomes 0.3 s)"
+        )
+    return value
 
 
 class EnvFileInvalid(ValueError):
@@ -109,7 +138,9 @@ def function_environments(
     env_file: tuple[Path, dict[str, dict[str, str]]] | None = None,
     memory_mb: int = 512,
 ) -> tuple[dict[str, dict[str, str]], list[Override]]:
-    """Each function's variables by logical id, and the overrides in force."""
+    """Each function's variables by logical id, and the overrides in force.
+    Raises SettingInvalid for a malformed OVERSIGHT_LOCAL_RETRY_SCALE."""
+    scale = retry_scale(shell)
     overrides: dict[tuple[str, str, str], Override] = {}
 
     def override(name: str, value: str, source: str, function: str) -> str:
@@ -137,6 +168,10 @@ def function_environments(
             if name in shell and shell[name] != value:
                 value = override(name, shell[name], SHELL, spec.logical_id)
             variables[name] = value
+        if RETRY_SCALE_SETTING in shell:
+            variables[RETRY_SCALE_VARIABLE] = override(RETRY_SCALE_VARIABLE, repr(scale), SHELL, spec.logical_id)
+        else:
+            variables.setdefault(RETRY_SCALE_VARIABLE, "1")
         environments[spec.logical_id] = variables
     return environments, list(overrides.values())
 

@@ -4,7 +4,9 @@ and flushed to disk (fsync) before the answer goes back; at startup the
 journal is replayed over the last snapshot, and each snapshot compacts it.
 
 What is journaled are post-images, not requests: after a DynamoDB write,
-the current item of every key it touched (or that it is gone); after an SQS
+the current item of every key it touched (or that it is gone), and the
+stream records it added to its table's stream (an answered write's change
+reaches the stream's consumers after a crash too); after an SQS
 call, the messages of the template's queues that changed (their full kept
 state, or that they are gone); after an S3 call, the objects that changed
 (key, content's sha256, content type, metadata; the bytes stored once under
@@ -47,6 +49,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -345,6 +348,37 @@ def decode_message(saved: dict[str, Any]) -> Message:
     return message
 
 
+def encode_stream_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A moto stream record (StreamRecord.record) in JSON: its images hold
+    binary as bytes (the keys are already base64), its time a datetime."""
+    change = dict(record["dynamodb"])
+    change["ApproximateCreationDateTime"] = change["ApproximateCreationDateTime"].isoformat()
+    for image in ("NewImage", "OldImage"):
+        if image in change:
+            change[image] = {name: encode_attribute(value) for name, value in change[image].items()}
+    return {**record, "dynamodb": change}
+
+
+def decode_stream_record(saved: dict[str, Any]) -> dict[str, Any]:
+    change = dict(saved["dynamodb"])
+    change["ApproximateCreationDateTime"] = datetime.fromisoformat(change["ApproximateCreationDateTime"])
+    for image in ("NewImage", "OldImage"):
+        if image in change:
+            change[image] = {name: decode_attribute(value) for name, value in change[image].items()}
+    return {**saved, "dynamodb": change}
+
+
+def stream_records_after(shard: Any, sequence: int) -> list[Any]:
+    """The shard's records from sequence number `sequence` on (moto numbers
+    them from `starting_sequence_number`, one by one)."""
+    return shard.items[max(0, sequence - shard.starting_sequence_number) :]
+
+
+def stream_end(shard: Any) -> int:
+    """The sequence number the shard's next record will get."""
+    return int(shard.starting_sequence_number) + len(shard.items)
+
+
 def _fingerprint(message: Message) -> tuple[Any, ...]:
     """What a message's kept state can change by once sent (the rest is set
     before moto queues it)."""
@@ -372,6 +406,8 @@ class Replayed:
     segment_objects: dict[int, set[str]] = field(default_factory=dict)
     # (bucket's logical id, key) -> digest of every restored object.
     objects: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Table logical id -> the stream records replayed (encoded), in order.
+    streams: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class Recorder:
@@ -384,6 +420,14 @@ class Recorder:
         self.journal = journal
         self._objects_dir = objects_dir
         self._tables = {template.physical_name(logical): logical for logical in template.of_type(TABLE)}
+        # Per table with a stream: the sequence number of the first record
+        # not journaled yet.
+        live_tables = get_backend("dynamodb")[ACCOUNT][REGION].tables
+        self._stream_next = {
+            name: stream_end(live_tables[name].stream_shard)
+            for name in self._tables
+            if name in live_tables and live_tables[name].stream_shard is not None
+        }
         self._queues = {logical: template.physical_name(logical) for logical in template.of_type(QUEUE)}
         self._buckets = {logical: template.physical_name(logical) for logical in template.of_type(BUCKET)}
         self._capture_lock = threading.RLock()
@@ -405,10 +449,17 @@ class Recorder:
         """The emulation's sink (emulation.writes.record_writes): one line per
         write, with the images of the template's items it touched."""
         entries: list[dict[str, Any]] = []
+        streams: dict[str, list[dict[str, Any]]] = {}
         for table, hash_value, range_value, item in changes:
             logical = self._tables.get(table.name)
             if logical is None:
                 continue  # not the template's: not kept (as in the snapshot)
+            shard = table.stream_shard
+            if shard is not None and logical not in streams:
+                added = stream_records_after(shard, self._stream_next.get(table.name, stream_end(shard)))
+                self._stream_next[table.name] = stream_end(shard)
+                if added:
+                    streams[logical] = [encode_stream_record(record.record) for record in added]
             if item is not None:
                 entries.append({"table": logical, "put": encode_item(item)})
             else:
@@ -418,7 +469,10 @@ class Recorder:
                     key[table.range_key_attr] = range_value.to_json()
                 entries.append({"table": logical, "delete": key})
         if entries:
-            self.journal.append({"dynamodb": entries})
+            line: dict[str, Any] = {"dynamodb": entries}
+            if streams:
+                line["streams"] = streams
+            self.journal.append(line)
 
     # -------------------------------------------------------- after a request
     def commit(self, environ: dict[str, Any]) -> None:
@@ -427,7 +481,8 @@ class Recorder:
         service = request_service(environ)
         if service != "dynamodb":
             with self._capture_lock:
-                if service in ("sqs", None):
+                # An EventBridge PutEvents delivers to SQS targets inside the emulator.
+                if service in ("sqs", "events", None):
                     self.capture_queues()
                 if service in ("s3", None):
                     self.capture_buckets()
@@ -631,6 +686,9 @@ class _Applier:
             if self._present(TABLE, entry["table"]):
                 with self._on_resource(entry["table"]):
                     self._apply_item(entry)
+        for logical_id, added in record.get("streams", {}).items():
+            if self._present(TABLE, logical_id):
+                self._replayed.streams.setdefault(logical_id, []).extend(added)
         for logical_id, change in record.get("sqs", {}).items():
             if self._present(QUEUE, logical_id):
                 with self._on_resource(logical_id):

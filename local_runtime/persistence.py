@@ -17,6 +17,14 @@ a tenth of the time (a snapshot holds DynamoDB writes back while it copies
 the tables). Objects' bytes live beside it, one file per distinct content,
 written before the snapshot or journal line that names them.
 
+Tables with a stream: the stream's records are kept too (the snapshot's,
+then the journal's; see local_runtime/journal.py), so that a change answered
+before a crash still reaches the stream's consumers after it. Restoring the
+items does not write stream records: each table's stream is detached while
+its items are put back, then given its saved records, so a restart never
+shows a consumer a change twice (its position is kept by
+local_runtime/stream_poller.py).
+
 DynamoDB and SQS are read from moto's backends directly: the API cannot copy
 a table at one point in time, nor read a queue without receiving (changing)
 its messages. S3 goes through the API, which serves it well."""
@@ -34,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moto.backends import get_backend
+from moto.dynamodb.models.table import StreamRecord
 
 from local_runtime.emulation.tables import every_item
 from local_runtime.emulation.writes import dynamodb_writes_paused, record_writes
@@ -45,11 +54,14 @@ from local_runtime.journal import (
     Replayed,
     decode_item,
     decode_message,
+    decode_stream_record,
     encode_item,
     encode_message,
+    encode_stream_record,
     fsync_directory,
     replay,
     segments,
+    stream_end,
     write_atomically,
 )
 from local_runtime.template import ACCOUNT, BUCKET, QUEUE, REGION, TABLE, Template
@@ -102,8 +114,54 @@ class StateStore:
         then replay the journal written since. Returns how many items,
         messages and objects the snapshot held, and how many journaled
         writes were replayed over it."""
+        with self._streams_detached() as shards:
+            counts, saved_streams = self._restore_data()
+        self._restore_streams(shards, saved_streams, self._replayed.streams)
+        return counts
+
+    @contextmanager
+    def _streams_detached(self) -> Iterator[dict[str, Any]]:
+        """The template's tables' stream shards by logical id, detached from
+        their tables meanwhile: the restore's writes add no record."""
+        tables = get_backend("dynamodb")[ACCOUNT][REGION].tables
+        detached = {}
+        for logical_id in self.template.of_type(TABLE):
+            table = tables.get(self.template.physical_name(logical_id))
+            if table is not None and table.stream_shard is not None:
+                detached[logical_id] = (table, table.stream_shard)
+                table.stream_shard = None
+        try:
+            yield {logical_id: shard for logical_id, (_, shard) in detached.items()}
+        finally:
+            for table, shard in detached.values():
+                table.stream_shard = shard
+
+    def _restore_streams(
+        self, shards: dict[str, Any], saved: dict[str, Any], journaled: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        """Give each stream its records: the snapshot's, then the journal's
+        (those the snapshot does not hold already), numbered as before."""
+        for logical_id, shard in shards.items():
+            kept = saved.get(logical_id) or {}
+            with _restoring(logical_id):
+                if kept:
+                    shard.starting_sequence_number = int(kept["starting"])
+                    shard.items = [_stream_record(record) for record in kept["records"]]
+                for record in journaled.get(logical_id, ()):
+                    sequence = int(record["dynamodb"]["SequenceNumber"])
+                    if shard.items and sequence < stream_end(shard):
+                        continue  # in the snapshot already
+                    if not shard.items or sequence > stream_end(shard):
+                        if shard.items:
+                            log.warning("%s: the stream's records before %d are missing", logical_id, sequence)
+                        shard.items = []
+                        shard.starting_sequence_number = sequence
+                    shard.items.append(_stream_record(record))
+
+    def _restore_data(self) -> tuple[dict[str, int], dict[str, Any]]:
         counts = {"items": 0, "messages": 0, "objects": 0}
         restored_objects: dict[tuple[str, str], str] = {}
+        streams: dict[str, Any] = {}
         if self.snapshot_path.exists():
             try:
                 snapshot = json.loads(self.snapshot_path.read_text())
@@ -115,6 +173,7 @@ class StateStore:
             # was written before it.
             self._journal_from = int(snapshot.get("journal_from", 0))
             buckets = self._present(BUCKET, snapshot.get("s3", {}))
+            streams = self._present(TABLE, snapshot.get("streams", {}))
             counts = {
                 "items": self._restore_tables(snapshot.get("dynamodb", {})),
                 "messages": self._restore_queues(snapshot.get("sqs", {})),
@@ -132,7 +191,7 @@ class StateStore:
         except JournalUnreadable as error:
             raise RestoreFailed(f"cannot replay the journal: {error}") from error
         counts["journaled writes"] = self._replayed.lines
-        return counts
+        return counts, streams
 
     def _present(self, kind: str, saved: dict[str, Any]) -> dict[str, Any]:
         """The saved resources the template still declares."""
@@ -228,12 +287,13 @@ class StateStore:
             first = self._recorder.rotate()  # before the copy: what follows it is in the new segment
         else:
             first = max((number + 1 for number, _ in segments(self.state_dir)), default=0)
-        tables, queues, buckets = self._copy_tables(), self._copy_queues(), self._copy_buckets()
+        (tables, streams), queues, buckets = self._copy_tables(), self._copy_queues(), self._copy_buckets()
         snapshot = {
             "format": FORMAT,
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "journal_from": first,
             "dynamodb": tables,
+            "streams": streams,
             "sqs": queues,
             "s3": buckets,
         }
@@ -244,16 +304,26 @@ class StateStore:
                 path.unlink(missing_ok=True)
         self._forget_unreferenced_objects(buckets, first)
 
-    def _copy_tables(self) -> dict[str, list[dict[str, Any]]]:
+    def _copy_tables(self) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+        """The items of each table, and the records of each table's stream."""
         tables = get_backend("dynamodb")[ACCOUNT][REGION].tables
         names = {logical_id: self.template.physical_name(logical_id) for logical_id in self.template.of_type(TABLE)}
         # One point in time, as a table backup would be: no write, and no
         # transaction, is half in the copy.
         with dynamodb_writes_paused():
-            return {
+            items = {
                 logical_id: [encode_item(item) for item in every_item(tables[name])]  # moto's all_items() sorts
                 for logical_id, name in names.items()
             }
+            streams = {
+                logical_id: {
+                    "starting": int(shard.starting_sequence_number),
+                    "records": [encode_stream_record(record.record) for record in shard.items],
+                }
+                for logical_id, name in names.items()
+                if (shard := tables[name].stream_shard) is not None
+            }
+        return items, streams
 
     def _copy_queues(self) -> dict[str, list[dict[str, Any]]]:
         queues = get_backend("sqs")[ACCOUNT][REGION].queues
@@ -371,6 +441,13 @@ class Snapshotter:
             last = time.monotonic()
             gap = (last - started) / _DUTY_CYCLE
             log.debug("snapshot in %.2f s", last - started)
+
+
+def _stream_record(saved: dict[str, Any]) -> Any:
+    """A moto StreamRecord holding a saved record as it was."""
+    record = StreamRecord.__new__(StreamRecord)
+    record.record = decode_stream_record(saved)
+    return record
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """The local runtime assembled: emulated AWS provisioned from the template,
 its saved data restored, the functions' environment applied, then the HTTP
-API, the queue pollers and the schedules started."""
+API, the queue and stream pollers, the rules' function targets and the
+schedules started."""
 
 from __future__ import annotations
 
@@ -11,19 +12,24 @@ from pathlib import Path
 
 from local_runtime.aws import FAKE_CREDENTIALS, EmulatedAws, point_sdk_at
 from local_runtime.emulation import install_moto_patches
+from local_runtime.emulation.keys import load_or_create_seed, use_seed
 from local_runtime.environment import (
     EnvFileInvalid,
     Override,
+    SettingInvalid,
     function_environments,
     read_env_file,
+    retry_scale,
     unknown_env_file_scopes,
 )
+from local_runtime.event_targets import TargetPoller, target_sources
 from local_runtime.function_logs import FunctionOutput
 from local_runtime.invocation import DEFAULT_MAX_ENVIRONMENTS, FunctionError, LocalFunction
 from local_runtime.persistence import Snapshotter, StateStore
 from local_runtime.routing import Router
 from local_runtime.s3_gateway import S3Gateway
 from local_runtime.server import ApiServer, HttpApi
+from local_runtime.stream_poller import POSITIONS_FILE, StreamPoller, StreamPositions, StreamTrimmer, stream_sources
 from local_runtime.template import Template
 from local_runtime.workers import QueuePoller, ScheduleRunner, queue_sources, schedule_sources
 
@@ -68,6 +74,8 @@ class LocalRuntime:
         self.aws = EmulatedAws()  # on the loopback whatever --host says: only this machine needs it
         self.functions: dict[str, LocalFunction] = {}
         self.queue_pollers: list[QueuePoller] = []
+        self.stream_pollers: list[StreamPoller] = []
+        self.target_pollers: list[TargetPoller] = []
         self.schedules: list[ScheduleRunner] = []
         self._server: ApiServer | None = None
         self._snapshotter: Snapshotter | None = None
@@ -86,8 +94,13 @@ class LocalRuntime:
 
     def start(self) -> Startup:
         startup = Startup()
+        try:
+            scale = retry_scale(self.shell)
+        except SettingInvalid as error:
+            raise StartFailed(str(error)) from error
         self._server = ApiServer(self.config.host, self.config.port)
         install_moto_patches()
+        use_seed(load_or_create_seed(self.config.state_dir))  # the template's KMS keys, the same on every start
         self.aws.start()
         self.aws.provision(self.template)
         store = StateStore(self.config.state_dir, self.template, self.aws.client("s3"))
@@ -101,6 +114,10 @@ class LocalRuntime:
 
         sqs = self.aws.client("sqs")
         self.queue_pollers = [QueuePoller(source, sqs) for source in queue_sources(self.template, self.functions)]
+        self.target_pollers = [
+            TargetPoller(source, sqs, scale) for source in target_sources(self.template, self.functions)
+        ]
+        self._start_streams(sqs)
         scheduled, startup.skipped_schedules = schedule_sources(
             self.template, self.functions, self.config.schedule_seconds
         )
@@ -110,9 +127,31 @@ class LocalRuntime:
         self._snapshotter.start()
         s3 = S3Gateway(self.aws.writes, FAKE_CREDENTIALS)  # the stable S3 address, on the API's port
         self._server.start(HttpApi(Router(self.template), self.functions, self.config.jwt_secret, s3=s3))
-        for worker in [*self.queue_pollers, *self.schedules]:
+        for worker in self._workers():
             worker.start()
         return startup
+
+    def _workers(self) -> list[QueuePoller | StreamPoller | TargetPoller | ScheduleRunner]:
+        return [*self.queue_pollers, *self.stream_pollers, *self.target_pollers, *self.schedules]
+
+    def _start_streams(self, sqs: object) -> None:
+        """A poller per DynamoDB event source, each from its kept position;
+        the streams trimmed to what they have yet to read."""
+        try:
+            sources = stream_sources(self.template, self.functions)
+            positions = StreamPositions(self.config.state_dir / POSITIONS_FILE)
+        except ValueError as error:
+            raise StartFailed(str(error)) from error
+        pollers: list[StreamPoller] = []
+        trimmer = StreamTrimmer(self.template, pollers)
+        pollers += [
+            StreamPoller(source, self.template, positions, sqs, on_moved=lambda moved: trimmer.trim(moved.table_id))
+            for source in sources
+        ]
+        for poller in pollers:
+            poller.start_position()
+        trimmer.trim_all()
+        self.stream_pollers = pollers
 
     def _functions(self, startup: Startup) -> dict[str, LocalFunction]:
         specs = self.template.functions()
@@ -160,7 +199,7 @@ class LocalRuntime:
         save the state, stop the emulator."""
         if self._server is not None:
             self._server.stop(_STOP_WAIT_SECONDS)
-        for worker in [*self.queue_pollers, *self.schedules]:
+        for worker in self._workers():
             worker.stop(_STOP_WAIT_SECONDS)
         for function in self.functions.values():
             function.stop()

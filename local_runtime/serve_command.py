@@ -90,7 +90,8 @@ def _print_banner(runtime: LocalRuntime, startup: Startup) -> None:
         *([f"  console    {url}/console/  (sign in with the local form: user, roles, tenant)"] if console else []),
         f"  template   {runtime.template.path}  (every route, function, table, queue and schedule comes from it)",
         f"  data       {runtime.config.state_dir}  (restored {restored}; kept across restarts, `make reset` wipes it)",
-        f"  AWS        DynamoDB, SQS and S3 emulated by moto at {runtime.aws.endpoint}: no AWS account is used",
+        f"  AWS        DynamoDB (and its streams), SQS, S3, EventBridge, KMS and Step Functions emulated by moto at"
+        f" {runtime.aws.endpoint}: no AWS account is used",
         f"  S3         {runtime.s3_endpoint}  (presigned URLs of job outputs point here: valid across restarts)",
         *_served_lines(runtime, startup),
     ]
@@ -114,6 +115,15 @@ def _served_lines(runtime: LocalRuntime, startup: Startup) -> list[str]:
     for poller in runtime.queue_pollers:
         source = poller.source
         lines.append(f"  queue      {source.queue_name} -> {source.function.name} (batch {source.batch_size})")
+    for stream in runtime.stream_pollers:
+        source = stream.source
+        filtered = f", {len(source.filters)} filter(s)" if source.filters else ""
+        lines.append(
+            f"  stream     {source.table_id} -> {source.function.name} (batch {source.batch_size}{filtered};"
+            " position kept across restarts)"
+        )
+    for target in runtime.target_pollers:
+        lines.append(f"  rule       {target.source.rule_id} -> {target.source.function.name} (function target)")
     for runner in runtime.schedules:
         schedule = runner.source
         lines.append(

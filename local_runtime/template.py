@@ -20,8 +20,17 @@ ACCOUNT = "123456789012"
 TABLE = "AWS::DynamoDB::Table"
 QUEUE = "AWS::SQS::Queue"
 BUCKET = "AWS::S3::Bucket"
+EVENT_BUS = "AWS::Events::EventBus"
+RULE = "AWS::Events::Rule"
+KEY = "AWS::KMS::Key"
+FUNCTION = "AWS::Serverless::Function"
 # The property that names a resource explicitly, when the template sets it.
-_NAME_PROPERTY = {TABLE: "TableName", QUEUE: "QueueName", BUCKET: "BucketName"}
+_NAME_PROPERTY = {TABLE: "TableName", QUEUE: "QueueName", BUCKET: "BucketName", EVENT_BUS: "Name", RULE: "Name"}
+# The stream label of a table before the emulator gave it one (create_tables).
+_STREAM_LABEL = "local"
+# Marks the queue the runtime delivers a rule's function target through
+# (moto's EventBridge cannot invoke a function).
+TARGET_QUEUE_SUFFIX = "LocalTargetQueue"
 
 
 # `{{resolve:service:reference}}`, which CloudFormation replaces at deploy
@@ -138,6 +147,21 @@ class FunctionSpec:
         return self.code_uri.name
 
 
+def function_arn(logical_id: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
+
+
+@dataclass(frozen=True)
+class TargetQueue:
+    """A rule's function target, delivered through a queue of the runtime's
+    own (`queue_id`), which the runtime polls into the function."""
+
+    queue_id: str
+    rule_id: str
+    target_id: str
+    function_id: str
+
+
 class Template:
     def __init__(self, path: Path = TEMPLATE) -> None:
         self.path = path
@@ -148,13 +172,28 @@ class Template:
         # The URLs the emulator gave the queues (create_queues); until then,
         # `!Ref Queue` resolves to the URL form AWS uses.
         self.queue_urls: dict[str, str] = {}
+        # The ARNs of the tables' streams as the emulator labelled them
+        # (create_tables), by table logical id.
+        self.stream_arns: dict[str, str] = {}
+        # The ids of the KMS keys (create_keys); until then, the id the
+        # emulation derives for the key (local_runtime/emulation/keys.py).
+        self.key_ids: dict[str, str] = {}
+        # Resources of the local runtime's own: one queue per rule target
+        # that is a function of the template (target_queues).
+        self.local_resources: dict[str, dict[str, Any]] = {
+            logical_id: {"Type": QUEUE, "Properties": {"QueueName": logical_id[:80], "VisibilityTimeout": 60}}
+            for logical_id in self.target_queues()
+        }
+
+    def _resource(self, logical_id: str) -> dict[str, Any]:
+        return self.resources.get(logical_id) or self.local_resources.get(logical_id) or {}
 
     # ------------------------------------------------------------ names
     def physical_name(self, logical_id: str) -> str:
         """The name the template gives a resource, else its logical id (as
         CloudFormation would generate one: lower case for a bucket, `.fifo`
         for a FIFO queue, both of which AWS requires)."""
-        resource = self.resources.get(logical_id, {})
+        resource = self._resource(logical_id)
         kind = resource.get("Type", "")
         props = resource.get("Properties") or {}
         explicit = props.get(_NAME_PROPERTY.get(kind, ""))
@@ -198,17 +237,51 @@ class Template:
         return str(self.resolve({"Ref": name}))
 
     def _ref(self, logical_id: str) -> str:
-        kind = self.resources.get(logical_id, {}).get("Type", "")
+        kind = self._resource(logical_id).get("Type", "")
         if kind == QUEUE:
             default = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self.physical_name(logical_id)}"
             return self.queue_urls.get(logical_id, default)
+        if kind == KEY:
+            return self.key_id(logical_id)
+        if kind == RULE:
+            bus = self.rule_bus(logical_id)
+            return self.physical_name(logical_id) if bus == "default" else f"{bus}|{self.physical_name(logical_id)}"
         return self.physical_name(logical_id)
 
+    def key_id(self, logical_id: str) -> str:
+        from local_runtime.emulation.keys import local_key_id
+
+        return self.key_ids.get(logical_id) or local_key_id(logical_id)
+
+    def rule_bus(self, logical_id: str) -> str:
+        """The name of the bus a rule is on (`default` when it names none)."""
+        bus = (self._resource(logical_id).get("Properties") or {}).get("EventBusName")
+        if bus is None:
+            return "default"
+        return str(self.resolve(bus)).rpartition("event-bus/")[2] or "default"
+
     def _get_att(self, logical_id: str, attribute: str) -> str:
-        kind = self.resources.get(logical_id, {}).get("Type", "")
+        kind = self._resource(logical_id).get("Type", "")
         name = self.physical_name(logical_id)
         if kind == TABLE and attribute == "Arn":
             return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+        if kind == TABLE and attribute == "StreamArn":
+            default = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}/stream/{_STREAM_LABEL}"
+            return self.stream_arns.get(logical_id, default)
+        if kind == EVENT_BUS and attribute == "Arn":
+            return f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
+        if kind == EVENT_BUS and attribute == "Name":
+            return name
+        if kind == RULE and attribute == "Arn":
+            bus = self.rule_bus(logical_id)
+            path = name if bus == "default" else f"{bus}/{name}"
+            return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{path}"
+        if kind == KEY and attribute == "Arn":
+            return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{self.key_id(logical_id)}"
+        if kind == KEY and attribute == "KeyId":
+            return self.key_id(logical_id)
+        if kind == FUNCTION and attribute == "Arn":
+            return function_arn(logical_id)
         if kind == QUEUE and attribute == "Arn":
             return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
         if kind == QUEUE and attribute == "QueueName":
@@ -223,13 +296,39 @@ class Template:
 
     # ------------------------------------------------------------ resources
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The template's resources of a type, and the local runtime's own
+        (local_resources) of that type after them."""
+        return {
+            lid: res for lid, res in [*self.resources.items(), *self.local_resources.items()] if res.get("Type") == kind
+        }
+
+    def target_queues(self) -> dict[str, TargetQueue]:
+        """Every target of an AWS::Events::Rule that is a function of the
+        template (`Arn: !GetAtt SomeFunction.Arn`), by the logical id of the
+        queue the runtime delivers it through."""
+        functions = set(self.resources_of(FUNCTION))
+        found = {}
+        for rule_id, rule in self.resources_of(RULE).items():
+            for target in (rule.get("Properties") or {}).get("Targets") or []:
+                arn = target.get("Arn")
+                if not (isinstance(arn, dict) and "Fn::GetAtt" in arn):
+                    continue
+                function_id, attribute = arn["Fn::GetAtt"]
+                if function_id in functions and attribute == "Arn":
+                    target_id = str(target.get("Id", ""))
+                    queue_id = rule_id + re.sub(r"[^A-Za-z0-9]", "", target_id) + TARGET_QUEUE_SUFFIX
+                    found[queue_id] = TargetQueue(queue_id, rule_id, target_id, function_id)
+        return found
+
+    def resources_of(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The template's own resources of a type (not the runtime's)."""
         return {lid: res for lid, res in self.resources.items() if res.get("Type") == kind}
 
     def functions(self) -> list[FunctionSpec]:
         globals_ = self.doc.get("Globals", {}).get("Function", {})
         global_env = globals_.get("Environment", {}).get("Variables", {})
         specs = []
-        for logical_id, resource in self.of_type("AWS::Serverless::Function").items():
+        for logical_id, resource in self.resources_of(FUNCTION).items():
             props = resource.get("Properties", {})
             env_raw = {**global_env, **props.get("Environment", {}).get("Variables", {})}
             spec = FunctionSpec(
@@ -275,7 +374,12 @@ def create_tables(client: Any, template: Template) -> list[str]:
                 {k: v for k, v in gsi.items() if k in ("IndexName", "KeySchema", "Projection")}
                 for gsi in props["GlobalSecondaryIndexes"]
             ]
-        client.create_table(**request)
+        stream = props.get("StreamSpecification")
+        if stream:  # CloudFormation's has no StreamEnabled: declaring one enables it
+            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+        described = client.create_table(**request)["TableDescription"]
+        if described.get("LatestStreamArn"):
+            template.stream_arns[logical_id] = described["LatestStreamArn"]
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
             client.update_time_to_live(
@@ -346,3 +450,91 @@ def create_buckets(client: Any, template: Template) -> list[str]:
         client.create_bucket(Bucket=name)
         created.append(name)
     return created
+
+
+def create_event_resources(events_client: Any, template: Template) -> dict[str, list[str]]:
+    """Create every AWS::Events::EventBus of the template, then every
+    AWS::Events::Rule with its targets, in the emulator (moto matches the
+    patterns and delivers to SQS targets). A target that is a function of
+    the template is pointed at its queue of the runtime's own
+    (Template.target_queues), which must exist: create_queues first.
+    Returns the buses' names and the rules' names."""
+    buses = []
+    for logical_id in template.of_type(EVENT_BUS):
+        name = template.physical_name(logical_id)
+        events_client.create_event_bus(Name=name)
+        buses.append(name)
+    through_queue = {(queue.rule_id, queue.target_id): queue.queue_id for queue in template.target_queues().values()}
+    rules = []
+    for logical_id, resource in template.of_type(RULE).items():
+        props = resource.get("Properties") or {}
+        name = template.physical_name(logical_id)
+        bus = template.rule_bus(logical_id)
+        request: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": str(props.get("State", "ENABLED"))}
+        if props.get("EventPattern") is not None:
+            pattern = props["EventPattern"]
+            request["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(_resolved(template, pattern))
+        if props.get("ScheduleExpression"):
+            request["ScheduleExpression"] = str(template.resolve(props["ScheduleExpression"]))
+        if props.get("Description"):
+            request["Description"] = str(template.resolve(props["Description"]))
+        events_client.put_rule(**request)
+        targets = []
+        for target in props.get("Targets") or []:
+            resolved = _resolved(template, target)
+            queue_id = through_queue.get((logical_id, str(target.get("Id", ""))))
+            if queue_id is not None:
+                resolved["Arn"] = template.resolve({"Fn::GetAtt": [queue_id, "Arn"]})
+            targets.append(resolved)
+        if targets:
+            answer = events_client.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+            if answer.get("FailedEntryCount"):
+                raise ValueError(f"{logical_id}: targets refused: {answer.get('FailedEntries')}")
+        rules.append(name)
+    return {"buses": buses, "rules": rules}
+
+
+def _resolved(template: Template, value: Any) -> Any:
+    """A property with every intrinsic function in it resolved (numbers
+    and booleans kept as they are)."""
+    if isinstance(value, dict):
+        if _is_intrinsic(value):
+            return template.resolve(value)
+        return {key: _resolved(template, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolved(template, item) for item in value]
+    return value
+
+
+def create_keys(kms_client: Any, template: Template) -> dict[str, str]:
+    """Create every AWS::KMS::Key of the template; returns (and records in
+    `template`, for `!Ref`/`!GetAtt`) each key's id by logical id. With the
+    emulation's patches installed (local_runtime/emulation/keys.py), a
+    key's id and material derive from its logical id and the local seed:
+    the same on every start, so what was encrypted before a restart
+    decrypts after it."""
+    from local_runtime.emulation.keys import LOGICAL_ID_TAG
+
+    ids = {}
+    for logical_id, resource in template.of_type(KEY).items():
+        props = resource.get("Properties") or {}
+        request: dict[str, Any] = {
+            "Description": str(template.resolve(props.get("Description", ""))),
+            "KeyUsage": str(props.get("KeyUsage", "ENCRYPT_DECRYPT")),
+            "KeySpec": str(props.get("KeySpec", "SYMMETRIC_DEFAULT")),
+            "Tags": [
+                {"TagKey": LOGICAL_ID_TAG, "TagValue": logical_id},
+                *(
+                    {"TagKey": tag["Key"], "TagValue": str(template.resolve(tag["Value"]))}
+                    for tag in props.get("Tags", [])
+                ),
+            ],
+        }
+        if props.get("KeyPolicy"):
+            request["Policy"] = json.dumps(_resolved(template, props["KeyPolicy"]))
+        key_id = kms_client.create_key(**request)["KeyMetadata"]["KeyId"]
+        if props.get("EnableKeyRotation"):
+            kms_client.enable_key_rotation(KeyId=key_id)
+        ids[logical_id] = key_id
+    template.key_ids.update(ids)
+    return ids

@@ -16,7 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from local_runtime.handlers import ensure_layer_on_path  # noqa: E402
-from local_runtime.template import Template, create_buckets, create_queues, create_tables  # noqa: E402
+from local_runtime.template import (  # noqa: E402
+    Template,
+    create_buckets,
+    create_event_resources,
+    create_keys,
+    create_queues,
+    create_tables,
+)
 
 ensure_layer_on_path()
 TEMPLATE = Template()
@@ -33,13 +40,16 @@ def aws() -> Iterator[Any]:
     from local_runtime.emulation import install_moto_patches
 
     install_moto_patches()
-    mock = mock_aws()
+    # Step Functions with executions that run (and task tokens that exist): an unknown token is InvalidToken.
+    mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
     mock.start()
+    import boto3
+
     from oversight.store import dynamodb_client
     from oversight.store.outputs import _s3
     from oversight.store.queue import _sqs
 
-    yield mock, dynamodb_client(), _sqs(), _s3()
+    yield mock, dynamodb_client(), _sqs(), _s3(), boto3.client("events"), boto3.client("kms")
     mock.stop()
 
 
@@ -48,13 +58,15 @@ def dynamodb(aws: Any) -> Iterator[Any]:
     """A fresh account with the template's tables, queues and buckets, for each test."""
     from moto.core.base_backend import BackendDict
 
-    _, client, sqs, s3 = aws
+    _, client, sqs, s3, events, kms = aws
     # Backends only: mock.reset() would also drop moto's interception of
     # plain HTTP (presigned URLs fetched with requests).
     BackendDict.reset()
     create_tables(client, TEMPLATE)
     create_queues(sqs, TEMPLATE)
     create_buckets(s3, TEMPLATE)
+    create_event_resources(events, TEMPLATE)
+    create_keys(kms, TEMPLATE)
     yield client
 
 

@@ -98,7 +98,7 @@ class TableSeeder:
         final = states[-1]
         deltas = [on_created(states[0])] + [on_transition(a, b) for a, b in pairwise(states)]
         self._counted += [(final.id, delta) for delta in deltas]
-        self.put(intervention_item(self._tenant, final))
+        self.put(intervention_item(self._tenant, final, (events or [None])[-1]))
         for version, event in enumerate(events or [], start=1):
             self.put(event_item(self._tenant, final.id, version, event))
         return final

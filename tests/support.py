@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -186,6 +187,33 @@ def stored_interventions(client: Any, table: str = "OversightTable") -> list[Any
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
+def drain_queue(
+    sqs: Any, queue_url: str, invoke: Callable[[list[dict[str, Any]]], set[str]], batch: int, rounds: int
+) -> int:
+    """Play Lambda's SQS event source: receive up to `batch` messages,
+    `invoke` the function (it returns the ids of the failed ones), delete
+    what succeeded, make the failed visible again at once (instead of
+    after their visibility timeout), until the queue is empty; the number
+    of invocations."""
+    invocations = 0
+    for _ in range(rounds):
+        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=batch, AttributeNames=["All"]).get(
+            "Messages", []
+        )
+        if not received:
+            break
+        invocations += 1
+        failed = invoke(received)
+        for message in received:
+            if message["MessageId"] in failed:
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+            else:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return invocations
+
+
 class JobWorker:
     """Plays Lambda's SQS event source for the run_job function: receives
     batches from the job queue, invokes the handler, deletes what succeeded.
@@ -207,24 +235,13 @@ class JobWorker:
 
     def drain(self, rounds: int = 10) -> int:
         """Deliver until the queue is empty; return the number of invocations."""
-        invocations = 0
-        for _ in range(rounds):
-            received = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=5, AttributeNames=["All"]
-            ).get("Messages", [])
-            if not received:
-                break
-            invocations += 1
+
+        def invoke(received: list[dict[str, Any]]) -> set[str]:
             failed = {f["itemIdentifier"] for f in self.invoke(received).get("batchItemFailures", [])}
             self.failures += sorted(failed)
-            for message in received:
-                if message["MessageId"] in failed:
-                    self.sqs.change_message_visibility(
-                        QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                    )
-                else:
-                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return invocations
+            return failed
+
+        return drain_queue(self.sqs, self.queue_url, invoke, batch=5, rounds=rounds)
 
     def dead_letters(self) -> list[dict[str, Any]]:
         return self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10).get("Messages", [])

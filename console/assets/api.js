@@ -143,6 +143,10 @@ export function createApi(getToken, onExpired, onRetry) {
       }
       return json(path, init);
     },
+    /** DELETE path → parsed JSON, or null for a 204 without a body. */
+    delete(path, headers) {
+      return json(path, { method: "DELETE", headers: { ...(headers || {}) } });
+    },
     /** The raw Response (token, 401 and 503 handling included) for callers that need headers or a non-JSON body. */
     raw(path, init) {
       return send(path, init || {});

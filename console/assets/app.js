@@ -10,6 +10,7 @@ import {
 } from "./auth.js";
 import { clear, el } from "./dom.js";
 import { installKeyboard, resetKeyboard, showKeys } from "./keyboard.js";
+import { webhookPermission } from "./permissions.js";
 import { notificationsOn, notificationsSupported, setNotifications, startLive, titleWithCount } from "./live.js";
 
 const ROUTES = [
@@ -19,6 +20,7 @@ const ROUTES = [
   { pattern: /^\/jobs$/, module: "./jobs.js", nav: "jobs" },
   { pattern: /^\/jobs\/([^/?]+)$/, module: "./jobs.js", nav: "jobs", id: true },
   { pattern: /^\/run$/, module: "./run.js", nav: "run" },
+  { pattern: /^\/webhooks$/, module: "./webhooks.js", nav: "webhooks" },
 ];
 const DEFAULT_HASH = "#/inbox";
 // setTimeout's longest delay; a token living longer is checked again when that timer fires.
@@ -166,7 +168,15 @@ function renderNotifyButton() {
     : "Get a browser notification for each new critical or high request";
 }
 
+/** Nav entries of pages a role opens (data-requires="webhooks"): shown only to who may use them. */
+function showNavFor(user) {
+  for (const item of nav.querySelectorAll("[data-requires]")) {
+    item.hidden = item.dataset.requires === "webhooks" ? !webhookPermission(user).allowed : true;
+  }
+}
+
 function showSignedIn(user) {
+  showNavFor(user);
   nav.hidden = false;
   session.hidden = false;
   clear(whoami);

@@ -199,3 +199,17 @@ export function actionability(record, user, now = Date.now()) {
   }
   return { actionable: false, reason: approve.reason.toLowerCase() };
 }
+
+/**
+ * Whether `user` may manage the tenant's webhook subscriptions: {allowed, reason}. The API allows admins only (any
+ * other role is a 403 `forbidden`); the reason says so to whoever opens the page without the role.
+ */
+export function webhookPermission(user) {
+  const roles = (user && user.roles) || [];
+  if (roles.includes("admin")) {
+    return { allowed: true, reason: "" };
+  }
+  const held = roles.length ? `you hold ${roles.join(", ")}` : "you hold no role";
+  const tenant = user && user.tenant ? ` in the tenant ${user.tenant}` : "";
+  return { allowed: false, reason: `Only admins can see and change webhook subscriptions: ${held}${tenant}.` };
+}

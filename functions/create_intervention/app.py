@@ -6,11 +6,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 
 from oversight.api import api_handler, build_resolver, current_principal, idempotency_key_header, replayable_response
-from oversight.config import IdempotencySettings, TableSettings, require_settings
+from oversight.config import IdempotencySettings, SecretsKeySettings, TableSettings, require_settings
 from oversight.interventions import create_intervention
 from oversight.models import CreateInterventionRequest, Intervention
 
-REQUIRED = require_settings("create_intervention", TableSettings, IdempotencySettings)
+REQUIRED = require_settings("create_intervention", TableSettings, IdempotencySettings, SecretsKeySettings)
 app = build_resolver()
 
 

@@ -6,7 +6,11 @@ thousands of items).
 
 - `install_moto_patches()` applies the patches (patches.py: one function
   per patch, its docstring giving the reason;
-  tests/unit/test_local_emulation.py proves each still takes effect).
+  tests/unit/test_local_emulation.py proves each still takes effect; then
+  event_patches.py, DynamoDB Streams and KMS, proved by
+  tests/unit/test_local_event_patches.py).
+- keys.py: the id and material of the template's KMS keys, derived from a
+  seed kept in the state dir.
 - writes.py: the lock every write holds, and the log of what the writes
   changed (`record_writes`, the journal's source; `dynamodb_writes_paused`
   for a consistent copy of the tables).
@@ -68,8 +72,10 @@ def install_moto_patches() -> None:
     check_moto_version()
     # Imported after the check: a moto that moved what the patches import
     # fails the start with UntestedMoto's message rather than an ImportError.
-    from local_runtime.emulation import patches
+    from local_runtime.emulation import event_patches, patches
 
     for patch in patches.PATCHES:
         patches.apply(patch)
+    for patch in event_patches.PATCHES:
+        event_patches.apply(patch)
     _installed = True

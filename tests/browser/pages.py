@@ -34,3 +34,13 @@ def actions(page: Page) -> Locator:
 
 def row(page: Page, title: str) -> Locator:
     return page.get_by_role("row").filter(has=page.get_by_role("link", name=title, exact=True))
+
+
+def webhooks_nav(page: Page) -> Locator:
+    """The Webhooks entry of the main navigation (admins only)."""
+    return page.get_by_role("navigation", name="Main").get_by_role("link", name="Webhooks")
+
+
+def webhooks_row(page: Page, url: str) -> Locator:
+    """The row of the subscription to `url` on the Webhooks page."""
+    return page.get_by_role("row").filter(has=page.get_by_role("cell").get_by_text(url, exact=True))

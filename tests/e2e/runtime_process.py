@@ -3,6 +3,7 @@ port of its choosing, and tokens it accepts."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,3 +51,13 @@ class RuntimeLauncher:
 
 def bearer(sub: str, *roles: str, tenant: str = "acme", secret: str = JWT_SECRET, **token: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(sub, list(roles), tenant, secret, **token)}"}
+
+
+_EMULATOR = re.compile(r"emulated by moto at\s+(http://\S+?):? no AWS account")
+
+
+def emulator_endpoint(runtime: RuntimeProcess) -> str:
+    """The endpoint of the runtime's emulated AWS (its banner names it)."""
+    found = _EMULATOR.search(" ".join(runtime.log.split()))
+    assert found, f"no emulator endpoint in the banner:\n{runtime.log}"
+    return found.group(1)

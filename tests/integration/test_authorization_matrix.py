@@ -17,7 +17,11 @@ docs/decisions.md ("Behaviour where the spec is silent"):
   admin, never the creator, only the assignee or admin once IN_PROGRESS;
   cancel/complete: creator or admin; job cancel: submitter or admin;
   POST /interventions and POST /jobs: requester or admin; assign: admin or
-  the current assignee; comments: any role of the tenant, in any state.
+  the current assignee; comments: any role of the tenant, in any state;
+  webhook subscriptions: admins only, the role checked before the lookup
+  (so a non-admin gets 403 whatever the tenant: it learns nothing of which
+  ids exist), an admin of another tenant gets 404 on acme's and an empty
+  list of its own.
   (Escalation and quorums change who may claim and approve: those cells are
   in test_authorization_beyond_one.py, on fixtures this table does not build.)
 
@@ -813,6 +817,102 @@ GET /stats/daily                   other_operator       own    200
 GET /stats/daily                   other_operator       other  200
 GET /stats/daily                   admin_not_assignee   own    200
 GET /stats/daily                   admin_not_assignee   other  200
+# POST /webhooks: admin only; subscribed in the caller's own tenant (acme's subscription stays acme's)
+POST /webhooks                     anonymous            own    401 unauthorized
+POST /webhooks                     anonymous            other  401 unauthorized
+POST /webhooks                     no_tenant            own    403 forbidden
+POST /webhooks                     no_tenant            other  403 forbidden
+POST /webhooks                     no_role              own    403 forbidden
+POST /webhooks                     no_role              other  403 forbidden
+POST /webhooks                     viewer               own    403 forbidden
+POST /webhooks                     viewer               other  403 forbidden
+POST /webhooks                     requester            own    403 forbidden
+POST /webhooks                     requester            other  403 forbidden
+POST /webhooks                     operator             own    403 forbidden
+POST /webhooks                     operator             other  403 forbidden
+POST /webhooks                     admin                own    201
+POST /webhooks                     admin                other  201
+POST /webhooks                     legal                own    403 forbidden
+POST /webhooks                     legal                other  403 forbidden
+POST /webhooks                     legal_holder         own    403 forbidden
+POST /webhooks                     legal_holder         other  403 forbidden
+POST /webhooks                     operator_not_holder  own    403 forbidden
+POST /webhooks                     operator_not_holder  other  403 forbidden
+POST /webhooks                     creator              own    403 forbidden
+POST /webhooks                     creator              other  403 forbidden
+POST /webhooks                     admin_creator        own    201
+POST /webhooks                     admin_creator        other  201
+POST /webhooks                     assignee             own    403 forbidden
+POST /webhooks                     assignee             other  403 forbidden
+POST /webhooks                     other_operator       own    403 forbidden
+POST /webhooks                     other_operator       other  403 forbidden
+POST /webhooks                     admin_not_assignee   own    201
+POST /webhooks                     admin_not_assignee   other  201
+
+# GET /webhooks: admin only; the caller's own tenant's subscriptions, never another's, never a secret
+GET /webhooks                      anonymous            own    401 unauthorized
+GET /webhooks                      anonymous            other  401 unauthorized
+GET /webhooks                      no_tenant            own    403 forbidden
+GET /webhooks                      no_tenant            other  403 forbidden
+GET /webhooks                      no_role              own    403 forbidden
+GET /webhooks                      no_role              other  403 forbidden
+GET /webhooks                      viewer               own    403 forbidden
+GET /webhooks                      viewer               other  403 forbidden
+GET /webhooks                      requester            own    403 forbidden
+GET /webhooks                      requester            other  403 forbidden
+GET /webhooks                      operator             own    403 forbidden
+GET /webhooks                      operator             other  403 forbidden
+GET /webhooks                      admin                own    200
+GET /webhooks                      admin                other  200
+GET /webhooks                      legal                own    403 forbidden
+GET /webhooks                      legal                other  403 forbidden
+GET /webhooks                      legal_holder         own    403 forbidden
+GET /webhooks                      legal_holder         other  403 forbidden
+GET /webhooks                      operator_not_holder  own    403 forbidden
+GET /webhooks                      operator_not_holder  other  403 forbidden
+GET /webhooks                      creator              own    403 forbidden
+GET /webhooks                      creator              other  403 forbidden
+GET /webhooks                      admin_creator        own    200
+GET /webhooks                      admin_creator        other  200
+GET /webhooks                      assignee             own    403 forbidden
+GET /webhooks                      assignee             other  403 forbidden
+GET /webhooks                      other_operator       own    403 forbidden
+GET /webhooks                      other_operator       other  403 forbidden
+GET /webhooks                      admin_not_assignee   own    200
+GET /webhooks                      admin_not_assignee   other  200
+
+# DELETE /webhooks/{id}: admin only, checked before the lookup (a non-admin learns nothing of which ids
+# exist); another tenant's subscription is 404 and stays
+DELETE /webhooks/{id}              anonymous            own    401 unauthorized
+DELETE /webhooks/{id}              anonymous            other  401 unauthorized
+DELETE /webhooks/{id}              no_tenant            own    403 forbidden
+DELETE /webhooks/{id}              no_tenant            other  403 forbidden
+DELETE /webhooks/{id}              no_role              own    403 forbidden
+DELETE /webhooks/{id}              no_role              other  403 forbidden
+DELETE /webhooks/{id}              viewer               own    403 forbidden
+DELETE /webhooks/{id}              viewer               other  403 forbidden
+DELETE /webhooks/{id}              requester            own    403 forbidden
+DELETE /webhooks/{id}              requester            other  403 forbidden
+DELETE /webhooks/{id}              operator             own    403 forbidden
+DELETE /webhooks/{id}              operator             other  403 forbidden
+DELETE /webhooks/{id}              admin                own    204
+DELETE /webhooks/{id}              admin                other  404 not_found
+DELETE /webhooks/{id}              legal                own    403 forbidden
+DELETE /webhooks/{id}              legal                other  403 forbidden
+DELETE /webhooks/{id}              legal_holder         own    403 forbidden
+DELETE /webhooks/{id}              legal_holder         other  403 forbidden
+DELETE /webhooks/{id}              operator_not_holder  own    403 forbidden
+DELETE /webhooks/{id}              operator_not_holder  other  403 forbidden
+DELETE /webhooks/{id}              creator              own    403 forbidden
+DELETE /webhooks/{id}              creator              other  403 forbidden
+DELETE /webhooks/{id}              admin_creator        own    204
+DELETE /webhooks/{id}              admin_creator        other  404 not_found
+DELETE /webhooks/{id}              assignee             own    403 forbidden
+DELETE /webhooks/{id}              assignee             other  403 forbidden
+DELETE /webhooks/{id}              other_operator       own    403 forbidden
+DELETE /webhooks/{id}              other_operator       other  403 forbidden
+DELETE /webhooks/{id}              admin_not_assignee   own    204
+DELETE /webhooks/{id}              admin_not_assignee   other  404 not_found
 """
 
 
@@ -837,7 +937,8 @@ class Route:
     """What a route needs: `fixture` names the record built first; `action`
     the transition a POST performs."""
 
-    fixture: str | None = None  # None | "open" | "in_progress" | "approved" | "job" | "gated_job" | "both"
+    # None | "open" | "in_progress" | "approved" | "job" | "gated_job" | "both" | "hook"
+    fixture: str | None = None
     action: str | None = None
 
 
@@ -864,6 +965,10 @@ ROUTES = {
     "POST /jobs/{id}/cancel": Route("gated_job", "cancel"),
     "GET /stats": Route("both"),
     "GET /stats/daily": Route("both"),
+    # A subscription of acme's exists first: what another tenant's admin does never shows or touches it.
+    "POST /webhooks": Route("hook"),
+    "GET /webhooks": Route("hook"),
+    "DELETE /webhooks/{id}": Route("hook"),
 }
 
 TARGET_STATUS = {
@@ -885,8 +990,12 @@ BODIES = {
     "POST /interventions/{id}/assign": {"user": "pilot-dee"},
     "POST /interventions/{id}/comments": {"text": "Who owns this one?"},
     "POST /jobs": {"tool": "export_interventions", "parameters": {}, "use_cache": False},
+    "POST /webhooks": {"url": "http://127.0.0.1:9/matrix", "events": ["Intervention Approved"], "description": "x"},
 }
 JOB = {"tool": "export_interventions", "parameters": {}, "use_cache": False}
+# acme's subscription (the "hook" fixture); no delivery is ever attempted here.
+HOOK = {"url": "http://127.0.0.1:9/acme", "events": ["*"], "description": "acme's"}
+HOOK_HOSTS = "127.0.0.1:9"  # WEBHOOK_ALLOWED_HOSTS: the address itself is listed, so loopback is allowed
 
 
 def template_routes() -> set[str]:
@@ -911,6 +1020,7 @@ class Case:
     api: Any
     intervention: dict[str, Any] | None = None
     job: dict[str, Any] | None = None
+    webhook: dict[str, Any] | None = None
 
     def _ok(self, reply: Any, what: str) -> dict[str, Any]:
         assert reply.status in (200, 201, 202), f"fixture step {what}: {reply.status} {reply.body}"
@@ -931,11 +1041,13 @@ class Case:
         if kind in ("job", "gated_job", "both"):
             body = {**JOB, "requires_approval": kind == "gated_job"}
             self.job = self._ok(self.api.post("/jobs", own, body), "submit")
+        if kind == "hook":
+            self.webhook = self._ok(self.api.post("/webhooks", admin_of(HOME), HOOK), "subscribe")
 
     def url(self) -> str:
         path = self.route.split(" ", 1)[1]
         if "{id}" in path:
-            record = self.job if path.startswith("/jobs") else self.intervention
+            record = {"jobs": self.job, "webhooks": self.webhook}.get(path.split("/")[1], self.intervention)
             path = path.replace("{id}", record["id"])
         if self.route == "GET /interventions":
             path += f"?status={self.intervention['status']}"
@@ -948,6 +1060,8 @@ class Case:
         claims = self.caller.claims(self.tenant)
         if method == "GET":
             return self.api.get(self.url(), claims)
+        if method == "DELETE":
+            return self.api.request("DELETE", self.url(), claims)
         return self.api.post(self.url(), claims, BODIES.get(self.route))
 
 
@@ -958,19 +1072,27 @@ class Storage:
 
     TABLE = TEMPLATE.physical_name("OversightTable")
 
-    def __init__(self, dynamodb: Any, sqs: Any, s3: Any) -> None:
-        self.dynamodb, self.sqs, self.s3 = dynamodb, sqs, s3
+    def __init__(self, dynamodb: Any, sqs: Any, s3: Any, events: Any, kms: Any) -> None:
+        self.dynamodb, self.sqs, self.s3, self.events, self.kms = dynamodb, sqs, s3, events, kms
         self.queue_url = ""
 
     def reset(self) -> None:
         from moto.core.base_backend import BackendDict
 
-        from local_runtime.template import create_buckets, create_queues, create_tables
+        from local_runtime.template import (
+            create_buckets,
+            create_event_resources,
+            create_keys,
+            create_queues,
+            create_tables,
+        )
 
         BackendDict.reset()
         create_tables(self.dynamodb, TEMPLATE)
         create_queues(self.sqs, TEMPLATE)
         create_buckets(self.s3, TEMPLATE)
+        create_event_resources(self.events, TEMPLATE)
+        create_keys(self.kms, TEMPLATE)  # subscriptions seal their secret
         self.queue_url = self.sqs.get_queue_url(QueueName=TEMPLATE.physical_name("JobQueue"))["QueueUrl"]
 
     def items(self) -> list[dict[str, Any]]:
@@ -1009,8 +1131,8 @@ class Storage:
 
 @pytest.fixture(scope="module")
 def storage(aws: Any) -> Storage:
-    _, dynamodb, sqs, s3 = aws
-    storage = Storage(dynamodb, sqs, s3)
+    _, dynamodb, sqs, s3, events, kms = aws
+    storage = Storage(dynamodb, sqs, s3, events, kms)
     storage.reset()
     return storage
 
@@ -1021,7 +1143,8 @@ def client() -> ApiClient:
 
 
 @pytest.fixture
-def matrix_api(storage: Storage, client: ApiClient, clock: Any) -> ApiClient:
+def matrix_api(storage: Storage, client: ApiClient, clock: Any, monkeypatch: pytest.MonkeyPatch) -> ApiClient:
+    monkeypatch.setenv("WEBHOOK_ALLOWED_HOSTS", HOOK_HOSTS)
     storage.empty()
     return client
 
@@ -1079,6 +1202,31 @@ def check_success(case: Case, reply: Any) -> None:
         stored = api.get(f"/interventions/{case.intervention['id']}", admin_of(HOME)).body
         assert {**stored, "version": None} == {**case.intervention, "version": None}
         assert stored["version"] == case.intervention["version"] + 1  # the version numbers the trail's events
+    elif route == "POST /webhooks":
+        # Subscribed in the caller's tenant, as sent, by the caller; the secret shown here only.
+        sent = BODIES[route]
+        assert (body["url"], body["events"], body["description"]) == (sent["url"], sent["events"], sent["description"])
+        assert (body["created_by"], body["enabled"], body["last_delivery"]) == (sub, True, None)
+        assert len(body["secret"]) == 43
+        # (The clock stands still here: the order of two subscriptions made at once is not the point.)
+        listed = api.get("/webhooks", admin_of(case.tenant)).body["items"]
+        mine = {case.webhook["id"], body["id"]} if own else {body["id"]}
+        assert {hook["id"] for hook in listed} == mine and len(listed) == len(mine)
+        assert all("secret" not in hook for hook in listed)
+        # acme's subscription is acme's alone, whoever subscribed.
+        acme = api.get("/webhooks", admin_of(HOME)).body["items"]
+        assert {hook["id"] for hook in acme} == (mine if own else {case.webhook["id"]})
+    elif route == "GET /webhooks":
+        assert body["next_cursor"] is None
+        assert [hook["id"] for hook in body["items"]] == ([case.webhook["id"]] if own else [])
+        if own:
+            (shown,) = body["items"]
+            assert shown == {k: v for k, v in case.webhook.items() if k != "secret"}
+    elif route == "DELETE /webhooks/{id}":
+        assert reply.status == 204 and body is None
+        assert api.get("/webhooks", admin_of(HOME)).body["items"] == []
+        again = api.request("DELETE", f"/webhooks/{case.webhook['id']}", admin_of(HOME))
+        assert (again.status, again.body["code"]) == (404, "not_found")
     elif route == "POST /jobs/{id}/cancel":
         assert body["status"] == "CANCELLED"
         gate = api.get(f"/interventions/{case.job['intervention_id']}", admin_of(HOME)).body

@@ -44,6 +44,7 @@ def test_created_with_defaults_and_all_fields(api, clock):
         "response_schema",
         "escalation",
         "escalated_at",
+        "callback_url",
         "version",
     }
     assert set(iv) == expected_fields

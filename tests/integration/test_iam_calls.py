@@ -4,7 +4,10 @@ its code makes.
 The main paths of every function run in process against moto, as in the
 other integration tests; a botocore hook on the layer's clients records
 each request (and each presigned URL) made while a function's handler runs,
-as the IAM action and resource AWS would authorise it against. Then, per
+as the IAM action and resource AWS would authorise it against (the event
+pipeline's too: the table's stream handed to publish_events, the bus's rule
+feeding deliver_webhooks, as tests/streams.py plays them; the stream's own
+reads are Lambda's event source, not the function's). Then, per
 function: every recorded request is allowed by the function's statements
 (Allow, and no Deny), and every granted (action, resource) was used by
 some path, save the few listed in NOT_EXERCISED with the reason. The same
@@ -29,9 +32,19 @@ from moto.core.base_backend import BackendDict
 import tests.jobtools as jobtools
 import tests.support as support
 from local_runtime.context import LocalLambdaContext
-from local_runtime.template import ACCOUNT, REGION, create_buckets, create_queues, create_tables
+from local_runtime.template import (
+    ACCOUNT,
+    REGION,
+    create_buckets,
+    create_event_resources,
+    create_keys,
+    create_queues,
+    create_tables,
+)
 from tests.conftest import ROOT, TEMPLATE
 from tests.integration.test_faults import SERVER_ERROR, Faults
+from tests.receiver import receiving, signature_valid
+from tests.streams import Pipeline
 from tests.support import ADMIN, OPERATOR, REQUESTER, VIEWER, ApiClient, Clock, JobWorker
 
 FUNCTIONS = [spec.logical_id for spec in TEMPLATE.functions()]
@@ -61,10 +74,28 @@ _S3_ACTIONS = {
     "CompleteMultipartUpload": "PutObject",
     "HeadObject": "GetObject",
 }
+# SQS batch operations are authorised as their single-message action.
+_SQS_ACTIONS = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
 
 
 def table_arn(name: str) -> str:
     return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+
+
+def key_arn(key_id: str) -> str:
+    """A KMS KeyId parameter (a key id or its ARN) as the key's ARN."""
+    if key_id.startswith("arn:"):
+        return key_id
+    assert not key_id.startswith("alias/"), f"an alias is authorised against its key: map {key_id}"
+    return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
+
+
+def bus_arn(name: str) -> str:
+    return name if name.startswith("arn:") else f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
 
 
 def iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -87,10 +118,19 @@ def iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[t
         return [(f"dynamodb:{operation}", arn)]
     if service == "sqs":
         queue = urlsplit(params["QueueUrl"]).path.rsplit("/", 1)[-1]
-        return [(f"sqs:{operation}", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}")]
+        return [(f"sqs:{_SQS_ACTIONS.get(operation, operation)}", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}")]
     if service == "s3":
         resource = f"arn:aws:s3:::{params['Bucket']}" + (f"/{params['Key']}" if "Key" in params else "")
         return [(f"s3:{_S3_ACTIONS.get(operation, operation)}", resource)]
+    if service == "events" and operation == "PutEvents":
+        # Authorised per entry, against the bus it names (the default bus when none).
+        return [("events:PutEvents", bus_arn(entry.get("EventBusName", "default"))) for entry in params["Entries"]]
+    if service == "kms":
+        # Decrypt names no key: the blob's own key authorises it (CallRecorder reads it from the answer).
+        return [(f"kms:{operation}", key_arn(params["KeyId"]))] if "KeyId" in params else []
+    if service == "stepfunctions":
+        # Task tokens are no resource: the actions take "*" alone.
+        return [(f"states:{operation}", "*")]
     raise AssertionError(f"no IAM mapping for {service}.{operation}: add one")
 
 
@@ -167,7 +207,8 @@ class CallRecorder:
     """Records, per function, the IAM (action, resource) of every request
     made while that function's handler runs, and the same with the
     request's dynamodb:LeadingKeys. `before-parameter-build` fires for API
-    calls and for presigned URLs alike."""
+    calls and for presigned URLs alike; a KMS Decrypt without a KeyId is
+    recorded from its answer, which names the key that sealed the blob."""
 
     def __init__(self, clients: list[Any]) -> None:
         self.clients = clients
@@ -176,6 +217,12 @@ class CallRecorder:
         self.keyed: dict[str, set[tuple[str, str, frozenset[str]]]] = defaultdict(set)
         for client in clients:
             client.meta.events.register("before-parameter-build", self._record)
+            client.meta.events.register("after-call.kms.Decrypt", self._decrypted)
+
+    def _decrypted(self, parsed: dict[str, Any], **_: Any) -> None:
+        if self.current is not None and "Error" not in parsed:
+            self.calls[self.current].add(("kms:Decrypt", key_arn(parsed["KeyId"])))
+            self.keyed[self.current].add(("kms:Decrypt", key_arn(parsed["KeyId"]), frozenset()))
 
     def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         if self.current is not None:
@@ -186,6 +233,7 @@ class CallRecorder:
     def detach(self) -> None:
         for client in self.clients:
             client.meta.events.unregister("before-parameter-build", self._record)
+            client.meta.events.unregister("after-call.kms.Decrypt", self._decrypted)
 
 
 # ---------------------------------------------------------------- grants
@@ -417,17 +465,71 @@ def sweep(w: World) -> None:
     assert report["purged"] >= 1 and report["purged_jobs"] >= 1, report
 
 
+def events(w: World) -> None:
+    """The event pipeline: the stream of every change above published;
+    subscriptions created, listed, deleted (and an unknown one); requests
+    created with a callback and a task token (sealed), approved and
+    rejected; their events fanned out and delivered to a webhook and a
+    callback (the first attempt fails: it is postponed), and the waiting
+    tasks answered (moto's answer to an unknown token does not matter: the
+    call is made)."""
+    api = w.api
+    pipeline = Pipeline(w.sqs)
+    backlog = pipeline.publish()  # every kind of change the paths above made
+    assert backlog["batchItemFailures"] == [], backlog
+    pipeline.deliver()
+    assert len(pipeline.published) > 50  # interventions and jobs, their every status
+    with receiving([500]) as receiver, pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("WEBHOOK_ALLOWED_HOSTS", receiver.netloc)
+        hook = w.ok(api.post("/webhooks", ADMIN, {"url": receiver.url, "events": ["*"]}), 201)
+        dropped = w.ok(api.post("/webhooks", ADMIN, {"url": receiver.url, "events": ["Job Failed"]}), 201)
+        assert len(w.ok(api.get("/webhooks", ADMIN))["items"]) == 2
+        assert api.request("DELETE", f"/webhooks/{dropped['id']}", ADMIN).status == 204
+        assert api.request("DELETE", f"/webhooks/{dropped['id']}", ADMIN).status == 404
+
+        callback = {"callback_url": receiver.url + "?callback", "callback_secret": "c" * 24}
+        approved = api.create(uow_id="uow-events", task_token="token-of-an-approval", **callback)
+        rejected = api.create(uow_id="uow-events", task_token="token-of-a-rejection")
+        w.ok(api.post(f"/interventions/{approved['id']}/approve", OPERATOR, {"reason": "fine"}))
+        w.ok(api.post(f"/interventions/{rejected['id']}/reject", OPERATOR, {"reason": "no"}))
+        pipeline.run()
+
+    assert sorted(p["detail-type"] for p in pipeline.published[-4:]) == [
+        "Intervention Approved",
+        "Intervention Created",
+        "Intervention Created",
+        "Intervention Rejected",
+    ]
+    hooked = [d for d in receiver.deliveries if d.path == "/hook"]
+    called = [d for d in receiver.deliveries if d.path == "/hook?callback"]
+    assert len({d.id for d in hooked}) == 4 and len({d.id for d in called}) == 2
+    assert len(receiver.deliveries) == 7  # the first attempt answered 500: tried again
+    assert all(signature_valid(hook["secret"], d) for d in hooked)
+    assert all(signature_valid(callback["callback_secret"], d) for d in called)
+    assert pipeline.dead_letters() == []
+    (shown,) = w.ok(api.get("/webhooks", ADMIN))["items"]
+    assert shown["last_delivery"]["ok"] is True
+
+
 # ---------------------------------------------------------------- the run
 @pytest.fixture(scope="module")
 def recording(aws: Any) -> Iterator[CallRecorder]:
     """Every path above, once, in one fresh account (this module's fixtures
     mirror conftest's function-scoped ones)."""
-    _, client, sqs, s3 = aws
+    from oversight.store.bus import _events
+    from oversight.store.deliveries import _sqs as _delivery_sqs
+    from oversight.store.sealed import _kms
+    from oversight.store.tasks import _states
+
+    _, client, sqs, s3, events_client, kms = aws
     BackendDict.reset()
     create_tables(client, TEMPLATE)
     create_queues(sqs, TEMPLATE)
     create_buckets(s3, TEMPLATE)
-    recorder = CallRecorder([client, sqs, s3])
+    create_event_resources(events_client, TEMPLATE)
+    create_keys(kms, TEMPLATE)
+    # The layer's clients; tests/streams.py's own calls (the event sources) run outside any handler: unrecorded.
+    recorder = CallRecorder([client, sqs, s3, _events(), _delivery_sqs(), _kms(), _states()])
     original_load = support.load_handler
 
     def load_recording(spec: Any, instance: int = 0) -> Any:
@@ -453,6 +555,7 @@ def recording(aws: Any) -> Iterator[CallRecorder]:
             interventions(world)
             jobs(world)
             sweep(world)
+            events(world)
         finally:
             recorder.detach()
     yield recorder

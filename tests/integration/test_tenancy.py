@@ -1,8 +1,13 @@
 """A user of tenant B sees none of tenant A's records and cannot act on
 them (404, never 403); what each tenant's users do (comments, approvals of
 a quorum, assignments) shows in that tenant's trails, lists and /stats
-only, even when the same sub acts in both."""
+only, even when the same sub acts in both. Webhook subscriptions and the
+events they receive are the tenant's alone too: another tenant's admin
+neither lists nor deletes one, and a subscriber gets its tenant's events
+only (through the event pipeline, to a real receiver)."""
 
+from tests.receiver import receiving, signature_valid
+from tests.streams import Pipeline
 from tests.support import user
 
 ACME_AGENT = user("agent-a", "requester", tenant="acme")
@@ -128,3 +133,77 @@ def test_quorum_approvals_count_only_in_their_tenant_stats(api):
     assert responders(GLOBEX_VIEWER) == {"pilot-ana": 1}
     by_status = api.get("/stats", GLOBEX_VIEWER).body["interventions"]["by_status"]
     assert (by_status.get("APPROVED", 0), by_status.get("PENDING", 0)) == (0, 1)
+
+
+# ------------------------------------------------ subscriptions and events
+GLOBEX_AGENT = user("agent-b", "requester", tenant="globex")
+EXPORT = {"tool": "export_interventions", "parameters": {}, "use_cache": False}
+
+
+def subscribe(api, claims, url):
+    reply = api.post("/webhooks", claims, {"url": url, "events": ["*"]})
+    assert reply.status == 201, reply.body
+    return reply.body
+
+
+def make_changes(api, agent, admin):
+    """An intervention created, claimed, approved, and a job submitted: the ids."""
+    iv = api.create(agent, uow_id="shared-uow")
+    assert api.post(f"/interventions/{iv['id']}/claim", admin).status == 200
+    assert api.post(f"/interventions/{iv['id']}/approve", admin, {"reason": "ok"}).status == 200
+    job = api.post("/jobs", agent, EXPORT)
+    assert job.status == 202, job.body
+    return {iv["id"], job.body["id"]}
+
+
+def record_ids(events):
+    return {(event.get("intervention") or event.get("job"))["id"] for event in events}
+
+
+def test_each_subscriber_receives_its_own_tenants_events_only(api, sqs, monkeypatch):
+    """Both tenants subscribe to every event type and change the same kinds
+    of records: each receiver gets its tenant's events, all of them, signed
+    with its own secret, and none of the other's."""
+    with receiving() as acme_receiver, receiving() as globex_receiver:
+        monkeypatch.setenv("WEBHOOK_ALLOWED_HOSTS", f"{acme_receiver.netloc},{globex_receiver.netloc}")
+        acme_hook = subscribe(api, ACME_ADMIN, acme_receiver.url)
+        globex_hook = subscribe(api, GLOBEX_ADMIN, globex_receiver.url)
+        acme_ids = make_changes(api, ACME_AGENT, ACME_ADMIN)
+        globex_ids = make_changes(api, GLOBEX_AGENT, GLOBEX_ADMIN)
+        Pipeline(sqs).run()
+
+    for receiver, tenant, ids, hook, other in (
+        (acme_receiver, "acme", acme_ids, acme_hook, globex_hook),
+        (globex_receiver, "globex", globex_ids, globex_hook, acme_hook),
+    ):
+        events = receiver.events()
+        assert {event["tenant"] for event in events} == {tenant}
+        assert record_ids(events) == ids
+        assert [e["action"] for e in events if "intervention" in e] == ["create", "claim", "approve"]
+        assert {e["action"] for e in events if "job" in e} >= {"submit"}
+        assert all(signature_valid(hook["secret"], d) for d in receiver.deliveries)
+        assert not any(signature_valid(other["secret"], d) for d in receiver.deliveries)
+
+
+def test_another_tenants_admin_neither_sees_nor_deletes_a_subscription(api, sqs, monkeypatch):
+    with receiving() as receiver:
+        monkeypatch.setenv("WEBHOOK_ALLOWED_HOSTS", receiver.netloc)
+        hook = subscribe(api, ACME_ADMIN, receiver.url)
+        listed = api.get("/webhooks", ACME_ADMIN).body["items"]
+
+        assert api.get("/webhooks", GLOBEX_ADMIN).body == {"items": [], "next_cursor": None}
+        reply = api.request("DELETE", f"/webhooks/{hook['id']}", GLOBEX_ADMIN)
+        assert (reply.status, reply.body["code"]) == (404, "not_found")
+        # globex's own subscription, to the same URL, is globex's alone.
+        globex_hook = subscribe(api, GLOBEX_ADMIN, receiver.url)
+        assert [h["id"] for h in api.get("/webhooks", GLOBEX_ADMIN).body["items"]] == [globex_hook["id"]]
+        assert api.request("DELETE", f"/webhooks/{globex_hook['id']}", GLOBEX_ADMIN).status == 204
+
+        # acme's subscription is as it was, and still delivers.
+        assert api.get("/webhooks", ACME_ADMIN).body["items"] == listed
+        iv = api.create(ACME_AGENT)
+        Pipeline(sqs).run()
+
+    assert [(e["tenant"], e["intervention"]["id"]) for e in receiver.events()] == [("acme", iv["id"])]
+    assert all(signature_valid(hook["secret"], d) for d in receiver.deliveries)
+    assert api.get("/webhooks", GLOBEX_ADMIN).body["items"] == []

@@ -168,7 +168,8 @@ def test_cancel_of_a_job_not_running_cancels_it_at_once(status):
 def test_cancel_of_a_running_job_only_asks_for_it():
     running = a_job(S.RUNNING, attempts=1, started_at=CREATED)
     asked = jl.cancel(running, NOW)
-    assert asked == running.model_copy(update={"cancel_requested": True})
+    # A change of its own: the version counts it.
+    assert asked == running.model_copy(update={"cancel_requested": True, "version": running.version + 1})
 
 
 @pytest.mark.parametrize("status", sorted(jl.FINISHED))

@@ -26,10 +26,14 @@ RANKS = {
     "oversight.tools": 3,
     "oversight.stats": 4,
     "oversight.interventions": 4,
+    "oversight.webhooks": 4,
     "oversight.gates": 5,
     "oversight.jobs": 6,
     "oversight.worker": 7,
+    "oversight.events": 7,
     "oversight.sweep": 8,
+    "oversight.publishing": 8,
+    "oversight.delivery": 8,
 }
 
 

@@ -46,6 +46,7 @@ from local_runtime.aws import EmulatedAws, InProcessTransport
 from local_runtime.emulation import install_moto_patches, partitions, patches
 from local_runtime.emulation.partitions import partition_index
 from local_runtime.emulation.writes import record_writes
+from tests.unit.patch_scenarios import scenario_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -833,22 +834,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 @pytest.fixture(scope="module")
 def unpatched_runs() -> Iterator[dict[str, subprocess.Popen[str]]]:
-    """Every scenario in a process of its own without its patch, all started at once."""
-    runs = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "tests.unit.test_local_emulation", name],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in SCENARIOS
-    }
-    yield runs
-    for run in runs.values():
-        if run.poll() is None:
-            run.kill()
-        run.communicate()
+    yield from scenario_runs("tests.unit.test_local_emulation", SCENARIOS)
 
 
 @pytest.fixture

@@ -57,6 +57,9 @@ def test_api_functions_hold_no_scan_no_wildcard_no_crud_policy(spec):
         assert "*" not in as_list(statement["Resource"])
 
 
+TOKEN_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskFailure"}
+
+
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=by_id)
 def test_every_grant_names_its_actions_and_resources(spec):
     """No function is granted a wildcard action or `Resource: "*"`. The
@@ -72,7 +75,11 @@ def test_every_grant_names_its_actions_and_resources(spec):
             continue
         assert "NotAction" not in statement and "NotResource" not in statement
         assert not any("*" in action for action in actions), (spec.logical_id, actions)
-        assert all(re.fullmatch(r"(dynamodb|sqs|s3):[A-Za-z]+", action) for action in actions), actions
+        assert all(re.fullmatch(r"(dynamodb|sqs|s3|kms|events|states):[A-Za-z]+", action) for action in actions), (
+            actions
+        )
+        if set(actions) <= TOKEN_ACTIONS:
+            continue  # a task token names its execution: these actions take no resource but "*"
         assert "*" not in as_list(statement["Resource"]), spec.logical_id
         assert "dynamodb:Scan" not in actions
 
@@ -108,8 +115,8 @@ def test_only_functions_that_delete_hold_delete_item():
         if "dynamodb:DeleteItem" in statement["Action"]
     }
     # Powertools idempotency deletes its record when the first attempt fails
-    # (the two functions that honour Idempotency-Key).
-    assert holders == {"CreateInterventionFunction", "SubmitJobFunction"}
+    # (the two functions that honour Idempotency-Key); DELETE /webhooks/{id}.
+    assert holders == {"CreateInterventionFunction", "SubmitJobFunction", "ManageWebhooksFunction"}
 
 
 def test_sweep_runs_every_minute_alone_and_only_the_sweep_may_delete_records():
@@ -121,7 +128,10 @@ def test_sweep_runs_every_minute_alone_and_only_the_sweep_may_delete_records():
         spec.logical_id
         for spec in FUNCTIONS
         for statement in allows(spec.logical_id)
-        if "dynamodb:DeleteItem" in statement["Action"] and "IdempotencyTable" not in str(statement["Resource"])
+        if "dynamodb:DeleteItem" in statement["Action"]
+        and "IdempotencyTable" not in str(statement["Resource"])
+        and statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+        != ["T#*#HOOK"]  # webhook subscriptions are no records
     }
     assert main_table_deleters == {"SweepFunction"}
 
@@ -351,3 +361,100 @@ def test_the_job_retry_budget_is_one_parameter_for_the_queue_and_the_worker():
     }
     worker = next(spec for spec in TEMPLATE.functions() if spec.logical_id == "RunJobFunction")
     assert worker.environment["JOB_MAX_RECEIVES"] == str(TEMPLATE.parameters["JobMaxReceives"]) == "3"
+
+
+# ---------------------------------------------------------------- events, webhooks, callbacks
+def props(logical_id):
+    return TEMPLATE.resources[logical_id]["Properties"]
+
+
+def test_the_table_streams_both_images_to_the_publisher_with_partial_failures_and_a_failure_destination():
+    assert props("OversightTable")["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    (source,) = props("PublishEventsFunction")["Events"].values()
+    assert source["Type"] == "DynamoDB"
+    config = source["Properties"]
+    assert config["Stream"] == {"Fn::GetAtt": ["OversightTable", "StreamArn"]}
+    assert config["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert config["BisectBatchOnFunctionError"] is True
+    assert config["StartingPosition"] == "TRIM_HORIZON"  # nothing written before the first poll is skipped
+    assert config["MaximumRetryAttempts"] > 0 and 0 < config["MaximumRecordAgeInSeconds"] <= 604800
+    assert config["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["PublishFailedQueue", "Arn"]},
+    }
+    (only,) = config["FilterCriteria"]["Filters"]
+    assert json.loads(only["Pattern"]) == {"dynamodb": {"NewImage": {"entity": {"S": ["intervention", "job"]}}}}
+
+
+def test_every_event_of_the_bus_reaches_the_delivery_queue_which_only_that_rule_may_send_to():
+    rule = props("DeliveryRule")
+    assert rule["EventBusName"] == {"Ref": "EventBus"} and rule["EventPattern"] == {"source": ["oversight"]}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["DeliveryQueue", "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}}
+    policy = props("DeliveryQueuePolicy")
+    assert {"Ref": "DeliveryQueue"} in policy["Queues"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["DeliveryRule", "Arn"]}}}
+
+
+def test_deliveries_are_retried_for_over_an_hour_by_the_queue_that_feeds_them():
+    from oversight.delivery import RETRY_DELAYS
+
+    queue = props("DeliveryQueue")
+    deliverer = TEMPLATE.function("deliver_webhooks")
+    attempts = int(deliverer.environment["DELIVERY_MAX_ATTEMPTS"])
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == attempts == len(RETRY_DELAYS) + 1
+    assert sum(RETRY_DELAYS) >= 3600
+    assert queue["VisibilityTimeout"] >= 6 * deliverer.timeout  # AWS's advice for a Lambda event source
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}
+    (source,) = props("DeliverWebhooksFunction")["Events"].values()
+    assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_only_the_deliverer_opens_secrets_and_answers_tasks_the_api_may_only_seal_them():
+    holders: dict[str, set[str]] = {}
+    for spec in FUNCTIONS:
+        for statement in allows(spec.logical_id):
+            for action in as_list(statement["Action"]):
+                if action.split(":")[0] in ("kms", "states"):
+                    holders.setdefault(action, set()).add(spec.logical_id)
+    assert holders == {
+        "kms:Encrypt": {"CreateInterventionFunction", "ManageWebhooksFunction"},
+        "kms:Decrypt": {"DeliverWebhooksFunction"},
+        "states:SendTaskSuccess": {"DeliverWebhooksFunction"},
+        "states:SendTaskFailure": {"DeliverWebhooksFunction"},
+    }
+    for spec in FUNCTIONS:
+        for statement in allows(spec.logical_id):
+            if any(a.startswith("kms:") for a in as_list(statement["Action"])):
+                assert statement["Resource"] == {"Fn::GetAtt": ["WebhookSecretsKey", "Arn"]}
+
+
+def test_the_stream_reader_and_the_deliverer_read_only_their_own_source():
+    (deny,) = [
+        s for s in statements("PublishEventsFunction") if s["Effect"] == "Deny" and "dynamodb:GetRecords" in s["Action"]
+    ]
+    assert deny["NotResource"] == {"Fn::GetAtt": ["OversightTable", "StreamArn"]}
+    (deny,) = [
+        s
+        for s in statements("DeliverWebhooksFunction")
+        if s["Effect"] == "Deny" and "sqs:ReceiveMessage" in s["Action"]
+    ]
+    assert deny["NotResource"] == {"Fn::GetAtt": ["DeliveryQueue", "Arn"]}
+
+
+def test_a_dead_letter_or_an_unpublished_batch_raises_an_alarm_and_the_bus_is_an_output():
+    for queue in ("PublishFailedQueue", "DeliveryDeadLetterQueue"):
+        (alarm,) = [
+            r["Properties"]
+            for r in TEMPLATE.resources.values()
+            if r["Type"] == "AWS::CloudWatch::Alarm"
+            and r["Properties"].get("Dimensions")
+            == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+        ]
+        assert alarm["Threshold"] == 0 and alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert TEMPLATE.doc["Outputs"]["EventBusName"]["Value"] == {"Ref": "EventBus"}
+    key = props("WebhookSecretsKey")
+    assert key["EnableKeyRotation"] is True

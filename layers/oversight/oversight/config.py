@@ -76,6 +76,28 @@ class CursorSettings(_Section):
     cursor_signing_key: str = Field(validation_alias="CURSOR_SIGNING_KEY", min_length=1, repr=False)
 
 
+class EventBusSettings(_Section):
+    """The bus every change of a record is published to."""
+
+    event_bus_name: str = Field(validation_alias="EVENT_BUS_NAME", min_length=1)
+
+
+class SecretsKeySettings(_Section):
+    """The KMS key that seals webhook secrets, callback secrets and task tokens."""
+
+    webhook_key_id: str = Field(validation_alias="WEBHOOK_KEY_ID", min_length=1)
+
+
+class DeliverySettings(_Section):
+    """Webhook, callback and task deliveries: their queue, how many attempts
+    (the queue's maxReceiveCount) and a factor on every retry delay (1 in
+    AWS; the local runtime sets it from OVERSIGHT_LOCAL_RETRY_SCALE)."""
+
+    delivery_queue_url: str = Field(validation_alias="DELIVERY_QUEUE_URL", min_length=1)
+    delivery_max_attempts: int = Field(8, validation_alias="DELIVERY_MAX_ATTEMPTS", ge=1, le=100)
+    delivery_retry_scale: float = Field(1.0, validation_alias="DELIVERY_RETRY_SCALE", gt=0, le=10)
+
+
 SECTIONS: tuple[type[_Section], ...] = (
     TableSettings,
     IdempotencySettings,
@@ -83,6 +105,9 @@ SECTIONS: tuple[type[_Section], ...] = (
     OutputBucketSettings,
     JobRunSettings,
     CursorSettings,
+    EventBusSettings,
+    SecretsKeySettings,
+    DeliverySettings,
 )
 # Which section defines each setting, for `settings().<name>`.
 _SECTION_OF: dict[str, type[_Section]] = {name: section for section in SECTIONS for name in section.model_fields}

@@ -179,6 +179,22 @@ OPERATIONS: dict[str, Operation] = {
         "Cancel (a running job stops cooperatively)",
         responses(200, "The job after the request", 404, 409, 413),
     ),
+    # manage_webhooks
+    "POST /webhooks": Operation(
+        "createWebhook",
+        "webhooks",
+        "Subscribe a URL to events (admin); the answer holds the signing secret, shown only here",
+        responses(201, "The subscription, with its secret", 413),
+    ),
+    "GET /webhooks": Operation(
+        "listWebhooks",
+        "webhooks",
+        "The tenant's subscriptions, oldest first, with their last delivery (admin; no secrets)",
+        responses(200, "Every subscription"),
+    ),
+    "DELETE /webhooks/{id}": Operation(
+        "deleteWebhook", "webhooks", "Unsubscribe (admin)", responses(204, "Deleted: no more deliveries", 404)
+    ),
 }
 
 

@@ -35,10 +35,12 @@ from oversight.models import (
     Status,
 )
 from oversight.models.common import canonical_json
+from oversight.models.intervention import SEALED_FIELDS
 from oversight.observability import logger, metrics
 from oversight.retries import until_saved
 from oversight.store import get_intervention_store
 from oversight.store.base import LinkedWrite
+from oversight.store.sealed import seal_fields
 
 if TYPE_CHECKING:
     from oversight.idempotency import IdempotentCommand
@@ -96,7 +98,7 @@ def _made_from(intervention: Intervention, request: CreateInterventionRequest) -
 def _stored_fields(request: CreateInterventionRequest) -> dict[str, Any]:
     """The record's fields as the request gives them; objects in canonical
     form, so a replay answers byte for byte what the first answer said."""
-    fields = request.model_dump(exclude={"expires_in_seconds"})
+    fields = request.model_dump(exclude={"expires_in_seconds", *SEALED_FIELDS})
     fields["context"] = canonical_json(request.context)
     if request.response_schema is not None:
         fields["response_schema"] = canonical_json(request.response_schema)
@@ -121,7 +123,8 @@ def _create(
         **_stored_fields(request),
     )
     event = InterventionEvent(at=now, actor=creator, action=CREATED_ACTION, from_status=None, to_status=Status.PENDING)
-    get_intervention_store().create(tenant, intervention, event)
+    sealed = seal_fields(tenant, intervention.id, request.sealed_fields())
+    get_intervention_store().create(tenant, intervention, event, sealed)
     metrics.add_metric(name="InterventionCreated", unit=MetricUnit.Count, value=1)
     logger.info(
         "intervention created",

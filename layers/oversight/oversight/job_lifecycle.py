@@ -87,7 +87,7 @@ def _moved(job: Job, move: Move, target: JobStatus, **changes: Any) -> Job:
         raise InvalidTransition(f"Cannot {move.value} a job that is {job.status.value}")
     if target not in rule.targets:
         raise InvalidTransition(f"A job cannot {move.value} as {target.value}")
-    return job.model_copy(update={"status": target, **changes})
+    return job.model_copy(update={"status": target, "version": job.version + 1, **changes})
 
 
 # ---------------------------------------------------------------- the retry budget and the dead-run rule
@@ -177,8 +177,14 @@ def cancel(job: Job, now: datetime) -> Job:
     AWAITING_APPROVAL → CANCELLED with finished_at=now; otherwise raise
     InvalidTransition(f"Cannot cancel a job that is {job.status.value}")."""
     if job.status is JobStatus.RUNNING:
-        return job.model_copy(update={"cancel_requested": True})
+        return requested_cancel(job)
     return _moved(job, Move.CANCEL, JobStatus.CANCELLED, finished_at=now)
+
+
+def requested_cancel(job: Job) -> Job:
+    """A RUNNING job once its cancellation is requested: a change of its own
+    (the version counts it), made once (store.request_cancel)."""
+    return job.model_copy(update={"cancel_requested": True, "version": job.version + 1})
 
 
 def gate_outcome(job: Job, action: Action, now: datetime) -> Job | None:

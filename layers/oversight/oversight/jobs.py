@@ -265,6 +265,8 @@ def cancel_job(principal: Principal, job_id: str) -> Job:
             raise JobNotFound()
         if not (principal.is_admin or principal.sub == job.submitted_by):
             raise Forbidden("Only the submitter or an admin can cancel a job")
+        if job.status is JobStatus.RUNNING and job.cancel_requested:
+            return redacted_job(job)  # asked already: the worker is finishing it
         cancelled = job_lifecycle.cancel(job, clock.now())  # InvalidTransition once finished
         if job.status is JobStatus.RUNNING:
             if not store.request_cancel(principal.tenant, job_id):

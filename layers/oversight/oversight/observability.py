@@ -21,8 +21,12 @@ def entry_point(
     """`handler` as Lambda calls it: each invocation logs with a fresh state
     (and the event's correlation id, at `correlation_id_path`), is traced,
     and flushes its metrics (with a ColdStart metric on the first one when
-    `cold_start_metric`). The logger is outermost, so its context (and the
+    `cold_start_metric`); the event itself is never logged. The logger is outermost, so its context (and the
     state it clears) spans the whole invocation, trace and flush included."""
     measured = metrics.log_metrics(handler, capture_cold_start_metric=cold_start_metric)
     traced = tracer.capture_lambda_handler(measured)
-    return logger.inject_lambda_context(traced, correlation_id_path=correlation_id_path, clear_state=True)
+    # Never the incoming event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it can hold a callback secret,
+    # a task token or a caller's credentials in a tool's parameters.
+    return logger.inject_lambda_context(
+        traced, correlation_id_path=correlation_id_path, clear_state=True, log_event=False
+    )

@@ -194,7 +194,7 @@ def _record(store: JobStore, tenant: str, running: Job, outcome: _Outcome, conte
     fails, give the job back and raise: the message is not acknowledged, so
     SQS delivers it again."""
     # A cancel the tool saw is in the stored job: expect it, saving a failed write.
-    seen = running.model_copy(update={"cancel_requested": True}) if context.cancel_seen else running
+    seen = job_lifecycle.requested_cancel(running) if context.cancel_seen else running
     try:
         if outcome.error:
             context.log("ERROR", outcome.error)

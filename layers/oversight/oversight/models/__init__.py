@@ -43,6 +43,14 @@ from oversight.models.stats import (
     Stats,
     ToolCount,
 )
+from oversight.models.webhook import (
+    EVENT_TYPES,
+    CreatedWebhook,
+    CreateWebhookRequest,
+    LastDelivery,
+    Webhook,
+    WebhookList,
+)
 
 __all__ = [
     "ApprovalOptions",
@@ -83,4 +91,10 @@ __all__ = [
     "ReasonRequest",
     "Status",
     "Timestamp",
+    "EVENT_TYPES",
+    "CreatedWebhook",
+    "CreateWebhookRequest",
+    "LastDelivery",
+    "Webhook",
+    "WebhookList",
 ]

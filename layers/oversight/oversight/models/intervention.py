@@ -4,17 +4,33 @@ import json
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, computed_field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 from oversight.answers import check_schema
 from oversight.models.common import Timestamp
+from oversight.outbound import HostRefused, checked
 
 MAX_CONTEXT_BYTES = 16 * 1024
 # A decision's answer: up to ten approvals keep theirs on the record, which must
 # stay well under DynamoDB's 400 KB item limit (10 x 16 KiB + the rest < 250 KiB).
 MAX_RESPONSE_BYTES = 16 * 1024
 MAX_REQUIRED_APPROVALS = 10
+MAX_URL_CHARS = 2048
+# The allow-list of webhook and callback hosts (oversight.outbound).
+WEBHOOK_HOSTS_VARIABLE = "WEBHOOK_ALLOWED_HOSTS"
+# Request fields kept encrypted beside the record (store/sealed.py), never on it nor returned.
+SEALED_FIELDS = ("callback_secret", "task_token")
 # Role names end up in messages and keys: keep them to a plain alphabet.
 ROLE_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
@@ -112,6 +128,27 @@ class CreateInterventionRequest(_Request):
         None, description="JSON Schema (at most 8 KiB) an approve's `response` must satisfy"
     )
     escalation: Escalation | None = None
+    callback_url: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_URL_CHARS,
+        description="Receives every event of this request, signed with `callback_secret` (docs/integrations.md)",
+    )
+    callback_secret: str | None = Field(
+        None,
+        min_length=16,
+        max_length=256,
+        repr=False,
+        description="Signs the callbacks; required with `callback_url`; never returned by any read",
+        validate_default=True,
+    )
+    task_token: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1024,
+        repr=False,
+        description="A Step Functions task token (`$$.Task.Token`): its task gets the outcome; never returned",
+    )
 
     @field_validator("context")
     @classmethod
@@ -133,6 +170,44 @@ class CreateInterventionRequest(_Request):
         check_expiry_default(self.on_expiry, self.required_approvals, self.type)
         check_escalation(self.escalation, self.priority)
         return self
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_allowed(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_url(value, "callback_url")
+        return value
+
+    @field_validator("callback_secret")
+    @classmethod
+    def _secret_with_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Runs for the default too (validate_default): a URL without a secret is refused on this field.
+        has_url = info.data.get("callback_url") is not None
+        if has_url and value is None:
+            raise ValueError("callback_secret is required with callback_url: it signs every callback")
+        if value is not None and not has_url and "callback_url" in info.data:
+            raise ValueError("callback_secret is given without callback_url")
+        return value
+
+    def sealed_fields(self) -> dict[str, str]:
+        """The fields kept encrypted beside the record, never on it."""
+        fields = {name: getattr(self, name) for name in SEALED_FIELDS}
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+def check_url(url: str, name: str) -> None:
+    """An absolute http(s) URL with no user info (it is shown to readers),
+    whose host the outbound guard allows (WEBHOOK_ALLOWED_HOSTS; a name is
+    resolved again before every delivery)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an absolute http or https URL")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{name} must not carry a user name or password: deliveries are signed instead")
+    try:
+        checked(url, WEBHOOK_HOSTS_VARIABLE, resolve=False)
+    except HostRefused as refused:
+        raise ValueError(str(refused)) from None
 
 
 def check_expiry_default(on_expiry: OnExpiry, required_approvals: int, kind: InterventionType | None) -> None:
@@ -219,6 +294,7 @@ class Intervention(BaseModel):
     response_schema: dict[str, JsonValue] | None = None
     escalation: Escalation | None = None
     escalated_at: Timestamp | None = None
+    callback_url: str | None = None
     version: int = Field(ge=1)
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form for a derived field

@@ -76,6 +76,7 @@ class Job(BaseModel):
     intervention_id: str | None = None
     cancel_requested: bool = False
     result: JobResult | None = None
+    version: int = Field(1, ge=1, description="Counts the job's changes: events carry it, receivers order by it")
 
 
 class JobPage(BaseModel):

@@ -64,7 +64,10 @@ def record_from_item(item: Item, model: type[RecordT], json_fields: tuple[str, .
     return model.model_validate({k: v for k, v in values.items() if k in model.model_fields})
 
 
-def intervention_item(tenant: str, iv: Intervention) -> Item:
+def intervention_item(tenant: str, iv: Intervention, event: InterventionEvent | None) -> Item:
+    """The stored record, with its index attributes and the audit event of
+    this version (`last_event`: the stream's reader names the change by it;
+    every write of the service gives it, a test's seeding may not)."""
     values = record_values(iv, _INTERVENTION_JSON_FIELDS)
     values.update(
         pk=keys.intervention_pk(tenant, iv.id),
@@ -72,6 +75,8 @@ def intervention_item(tenant: str, iv: Intervention) -> Item:
         entity="intervention",
         **keys.index_keys(tenant, iv, settings().retention_days),
     )
+    if event is not None:
+        values["last_event"] = event.model_dump_json()
     return dump_item(values)
 
 
@@ -90,19 +95,26 @@ def event_from_item(item: Item) -> InterventionEvent:
     return InterventionEvent.model_validate({k: values.get(k) for k in InterventionEvent.model_fields})
 
 
-def new_intervention_puts(table: str, tenant: str, intervention: Intervention, event: InterventionEvent) -> list[Item]:
+def new_intervention_puts(
+    table: str, tenant: str, intervention: Intervention, event: InterventionEvent, sealed: Mapping[str, bytes] = {}
+) -> list[Item]:
     """The transaction items that store a new intervention (if it is not
-    stored yet) with its first event."""
-    return [
+    stored yet) with its first event, and its sealed fields if it has any."""
+    puts: list[Item] = [
         {
             "Put": {
                 "TableName": table,
-                "Item": intervention_item(tenant, intervention),
+                "Item": intervention_item(tenant, intervention, event),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         },
         {"Put": {"TableName": table, "Item": event_item(tenant, intervention.id, 1, event)}},
     ]
+    if sealed:
+        pk = keys.intervention_pk(tenant, intervention.id)
+        item = {"pk": {"S": pk}, "sk": {"S": keys.SEALED_SK}, **{name: {"B": blob} for name, blob in sealed.items()}}
+        puts.append({"Put": {"TableName": table, "Item": item}})
+    return puts
 
 
 def visible(item: Item, now_epoch: float) -> bool:
@@ -248,11 +260,12 @@ def write_batch(client: Any, table: str, requests: list[dict[str, Any]]) -> None
             raise unprocessed_fault("BatchWriteItem", len(pending))
 
 
-def purge_record(client: Any, table: str, pk: str, child_prefix: str, now: Any) -> int:
+def purge_record(client: Any, table: str, pk: str, child_prefix: str, now: Any, also: tuple[str, ...] = ()) -> int:
     """Delete a record past retention (`purge_at <= now`) with its children
-    (sort keys starting with `child_prefix`): children first, the record
-    last, so an interrupted purge stays indexed and the next run finishes
-    it. Safe to run twice at once. Returns the number of items deleted."""
+    (sort keys starting with `child_prefix`, and the sort keys `also`):
+    children first, the record last, so an interrupted purge stays indexed
+    and the next run finishes it. Safe to run twice at once. Returns the
+    number of items deleted."""
     request = {
         "TableName": table,
         "KeyConditionExpression": "pk = :pk AND begins_with(sk, :child)",
@@ -263,6 +276,8 @@ def purge_record(client: Any, table: str, pk: str, child_prefix: str, now: Any) 
     for children in read_partition(client, request):
         write_batch(client, table, [{"DeleteRequest": {"Key": key}} for key in children])
         deleted += len(children)
+    for sort_key in also:  # deleting an item that is not there is no error
+        client.delete_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sort_key}})
     record_deleted = conditional(
         lambda: client.delete_item(
             TableName=table,

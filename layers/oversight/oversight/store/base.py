@@ -34,8 +34,11 @@ class InterventionStore(ABC):
     """Persistence of interventions and their audit trail."""
 
     @abstractmethod
-    def create(self, tenant: str, intervention: Intervention, event: InterventionEvent) -> None:
-        """Store a new intervention with its first event, atomically."""
+    def create(
+        self, tenant: str, intervention: Intervention, event: InterventionEvent, sealed: Mapping[str, bytes] = {}
+    ) -> None:
+        """Store a new intervention with its first event and its sealed
+        fields (encrypted callback secret, task token), atomically."""
 
     @abstractmethod
     def get(self, tenant: str, intervention_id: str) -> Intervention | None: ...

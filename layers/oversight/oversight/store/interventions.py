@@ -4,7 +4,7 @@ the lists (gsi1 by status, gsi2 by unit of work) and the sweep (gsi3)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -45,10 +45,12 @@ class DynamoInterventionStore(InterventionStore):
         self._client = client
 
     # -------------------------------------------------------------- writes
-    def create(self, tenant: str, intervention: Intervention, event: InterventionEvent) -> None:
+    def create(
+        self, tenant: str, intervention: Intervention, event: InterventionEvent, sealed: Mapping[str, bytes] = {}
+    ) -> None:
         changes = [(intervention.id, on_created(intervention))]
         transaction = [
-            *new_intervention_puts(self._table, tenant, intervention, event),
+            *new_intervention_puts(self._table, tenant, intervention, event, sealed),
             *merged_counter_updates(self._table, tenant, changes),
         ]
         conditional(lambda: self._client.transact_write_items(TransactItems=transaction), RecordExists(intervention.id))
@@ -66,7 +68,7 @@ class DynamoInterventionStore(InterventionStore):
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": intervention_item(tenant, after),
+                    "Item": intervention_item(tenant, after, event),
                     "ConditionExpression": "#version = :expected",
                     "ExpressionAttributeNames": {"#version": "version"},
                     "ExpressionAttributeValues": {":expected": {"N": str(before.version)}},
@@ -138,9 +140,8 @@ class DynamoInterventionStore(InterventionStore):
 
     def purge(self, tenant: str, intervention_id: str, now: datetime) -> int:
         """Delete a closed record past retention with its events."""
-        return purge_record(
-            self._client, self._table, keys.intervention_pk(tenant, intervention_id), keys.EVENT_PREFIX, now
-        )
+        pk = keys.intervention_pk(tenant, intervention_id)
+        return purge_record(self._client, self._table, pk, keys.EVENT_PREFIX, now, also=(keys.SEALED_SK,))
 
     # -------------------------------------------------------------- export, repair
     def iter_interventions(

@@ -143,15 +143,21 @@ class DynamoJobStore(JobStore):
         self._commit([*write.items, *self._counters(tenant, *write.counters)], VersionConflict(after.id))
 
     def request_cancel(self, tenant: str, job_id: str) -> bool:
-        """Flag a RUNNING job for cooperative cancellation."""
+        """Flag a RUNNING job for cooperative cancellation, once (a change:
+        its version counts it); False when it is not running or already flagged."""
         return conditional(
             lambda: self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": keys.job_pk(tenant, job_id)}, "sk": {"S": keys.META_SK}},
-                UpdateExpression="SET cancel_requested = :yes",
-                ConditionExpression="#status = :running",
+                UpdateExpression="SET cancel_requested = :yes ADD version :one",
+                ConditionExpression="#status = :running AND cancel_requested = :no",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":yes": {"BOOL": True}, ":running": {"S": JobStatus.RUNNING.value}},
+                ExpressionAttributeValues={
+                    ":yes": {"BOOL": True},
+                    ":no": {"BOOL": False},
+                    ":one": {"N": "1"},
+                    ":running": {"S": JobStatus.RUNNING.value},
+                },
             )
         )
 

@@ -249,3 +249,25 @@ def log_sk(at: datetime, attempt: int, seq: int) -> str:
 def cache_pk(tenant: str, tool: str, digest: str) -> str:
     """The result cache entry of a tool run with parameters hashing to `digest`."""
     return f"{tenant_prefix(tenant)}CACHE#{tool}#{digest}"
+
+
+# ---------------------------------------------------------------- webhooks and sealed fields
+# Sort key of the item beside an intervention's record that holds its
+# encrypted callback secret and task token (store/sealed.py): never read by
+# a read of the record, never in the stream's events (no `entity` published).
+SEALED_SK = "#SEALED"
+WEBHOOK_PREFIX = "HOOK#"
+
+
+def webhooks_pk(tenant: str) -> str:
+    """The partition of a tenant's webhook subscriptions (a few dozen at most)."""
+    return f"{tenant_prefix(tenant)}HOOK"
+
+
+def webhook_sk(webhook_id: str) -> str:
+    return f"{WEBHOOK_PREFIX}{webhook_id}"
+
+
+def tenant_of(pk: str) -> str:
+    """The tenant of a record key `T#<tenant>#...` (tenants hold no `#`)."""
+    return pk.split("#", 2)[1]

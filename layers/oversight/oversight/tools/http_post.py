@@ -4,7 +4,9 @@ The allow-list is the environment variable HTTP_POST_ALLOWED_HOSTS:
 comma-separated `host` (the scheme's default port only) or `host:port`
 entries; empty allows nothing. It is checked when the job is submitted (a
 validation error on `url`) and again right before sending, since the
-setting may have changed in between. Redirects are reported, not followed:
+setting may have changed in between, with the addresses the host resolves
+to then (oversight.outbound: a private, loopback or link-local address only
+if it is itself allow-listed). Redirects are reported, not followed:
 following one could leave the allow-list.
 
 Header values that look like credentials are redacted wherever the job is
@@ -17,21 +19,21 @@ import codecs
 import contextlib
 import http.client
 import json
-import os
 import re
 import socket
 import threading
 from typing import Any
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, JsonValue, field_validator
 
+from oversight import outbound
+from oversight.outbound import HostRefused
 from oversight.tools.registry import JobCancelled, RunContext, ToolError, tool
 
 ALLOWED_HOSTS_VARIABLE = "HTTP_POST_ALLOWED_HOSTS"
 BODY_CAP_BYTES = 64 * 1024
 MAX_HEADERS = 20
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Set by the request itself; letting a caller set them could aim the request
 # at another virtual host or desynchronise the body framing.
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
@@ -51,38 +53,23 @@ _CANCEL_POLL_SECONDS = 0.05
 
 
 def allowed_hosts() -> set[tuple[str, int | None]]:
-    """(host, port) pairs of the allow-list; port None means the scheme's
-    default port. Read on every call, never cached: the check at run time
-    must see the setting in force then."""
-    entries = (entry.strip() for entry in os.environ.get(ALLOWED_HOSTS_VARIABLE, "").split(","))
-    return {_host_and_port(entry) for entry in entries if entry}
-
-
-def _host_and_port(entry: str) -> tuple[str, int | None]:
-    malformed = ToolError(f"{ALLOWED_HOSTS_VARIABLE} entry {entry!r} is not `host` or `host:port`")
-    parts = urlsplit(f"//{entry}")
+    """(host, port) pairs of the allow-list (oversight.outbound): read on
+    every call, so the check at run time sees the setting in force then."""
     try:
-        port = parts.port
-    except ValueError as error:  # not a number, or out of range
-        raise malformed from error
-    if not parts.hostname or parts.path or parts.query or parts.fragment or parts.username is not None:
-        raise malformed
-    return parts.hostname, port
+        return outbound.allowed_hosts(ALLOWED_HOSTS_VARIABLE)
+    except HostRefused as error:
+        raise ToolError(str(error)) from None
 
 
 def refusal(url: str) -> str | None:
     """Why `url` may not be posted to, or None when its host is allowed."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "", parts.port or _DEFAULT_PORTS[parts.scheme]
-    allowed = allowed_hosts()
-    if (host, port) in allowed or (port == _DEFAULT_PORTS[parts.scheme] and (host, None) in allowed):
-        return None
-    return f"host {_netloc(parts)} is not in {ALLOWED_HOSTS_VARIABLE}"
+    try:
+        return outbound.refusal(url, ALLOWED_HOSTS_VARIABLE)
+    except HostRefused as error:
+        raise ToolError(str(error)) from None
 
 
-def _netloc(parts: SplitResult) -> str:
-    """host:port, without any user info (it may be a secret)."""
-    return parts.netloc.rpartition("@")[2]
+_netloc = outbound.netloc
 
 
 def is_secret_header(name: str) -> bool:
@@ -225,9 +212,10 @@ class _Exchange:
 def http_post(params: HttpPostParameters, ctx: RunContext) -> dict[str, Any]:
     url = str(params.url)
     where = _netloc(urlsplit(url))
-    reason = refusal(url)
-    if reason:
-        raise ToolError(f"{reason}; no request sent")
+    try:  # the allow-list, then the addresses the host resolves to now (oversight.outbound)
+        outbound.checked(url, ALLOWED_HOSTS_VARIABLE)
+    except HostRefused as refused:
+        raise ToolError(f"{refused}; no request sent") from None
     if ctx.cancelled():
         raise JobCancelled(f"POST to {where} cancelled; no request sent")
 
