@@ -20,13 +20,19 @@ help:  ## List the targets
 
 # Safe when several targets start it at once (`make run &` then `make -s token`): one bootstraps under a lock,
 # the others wait for it. Its messages and pip's output go to stderr, so `make -s token` prints only the token.
-$(VENV)/.installed: requirements-dev.txt layers/oversight/requirements.txt
-	@$(PYTHON_BOOT) scripts/bootstrap-venv $(VENV) $@ 'aws_lambda_powertools, moto, pydantic, pytest, jwt, yaml' $^
+$(VENV)/.installed: requirements-dev.txt layers/oversight/requirements.txt clients/python/pyproject.toml
+	@$(PYTHON_BOOT) scripts/bootstrap-venv $(VENV) $@ 'aws_lambda_powertools, moto, pydantic, pytest, jwt, yaml, oversight_client' \
+		$(filter %.txt,$^)
 
 dev: $(VENV)/.installed  ## Create the virtualenv (.venv)
 
-test: $(VENV)/.installed  ## Run every test (unit, integration, end-to-end)
+test: $(VENV)/.installed  ## Run every test (unit, integration, end-to-end, browser; then the client's)
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory client
+
+.PHONY: client
+client: $(VENV)/.installed  ## The Python client's and the `oversight` command's tests (clients/python, its own config)
+	cd clients/python && ../../$(PY) -m pytest
 
 unit: $(VENV)/.installed  ## Unit tests only (pure domain)
 	$(PY) -m pytest tests/unit
@@ -45,10 +51,10 @@ fuzz: $(VENV)/.installed  ## Longer contract fuzzing (schemathesis) against the 
 	OVERSIGHT_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest tests/e2e/test_contract_fuzzing.py
 
 # Every check runs even after one finds something, so one pass shows every finding; the target fails if any did.
-# mypy checks the layer package ([tool.mypy] in pyproject.toml).
+# mypy checks the layer package ([tool.mypy] in pyproject.toml) and, strictly, the client package.
 lint: $(VENV)/.installed  ## ruff check and ruff format --check on the tree, mypy on the layer package
 	@failed=0; \
-	for check in "ruff check ." "ruff format --check ." "mypy"; do \
+	for check in "ruff check ." "ruff format --check ." "mypy" "mypy --strict clients/python/src"; do \
 		echo "$(VENV)/bin/$$check"; $(VENV)/bin/$$check || failed=1; \
 	done; \
 	exit $$failed

@@ -6,7 +6,16 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from oversight.api import Cursor, Limit, api_handler, build_resolver, current_principal, json_response
+from oversight.api import (
+    Cursor,
+    Limit,
+    api_handler,
+    build_resolver,
+    current_principal,
+    if_none_match_header,
+    json_response,
+    record_response,
+)
 from oversight.config import CursorSettings, TableSettings, require_settings
 from oversight.interventions import get_intervention, intervention_events, list_interventions
 from oversight.models import (
@@ -40,8 +49,8 @@ def list_route(
 
 
 @app.operation("GET /interventions/{id}")
-def get_route(id: str) -> Response[Intervention]:
-    return json_response(200, get_intervention(current_principal(app), id))
+def get_route(id: str, if_none_match: Annotated[str | None, if_none_match_header()] = None) -> Response[Intervention]:
+    return record_response(get_intervention(current_principal(app), id), if_none_match)
 
 
 @app.operation("GET /interventions/{id}/events")

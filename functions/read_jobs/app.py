@@ -7,7 +7,16 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from oversight.api import Cursor, Limit, api_handler, build_resolver, current_principal, json_response
+from oversight.api import (
+    Cursor,
+    Limit,
+    api_handler,
+    build_resolver,
+    current_principal,
+    if_none_match_header,
+    json_response,
+    record_response,
+)
 from oversight.config import CursorSettings, OutputBucketSettings, TableSettings, require_settings
 from oversight.jobs import get_job, job_logs, list_jobs, list_tools
 from oversight.models import Job, JobLogPage, JobPage, JobStatus, ToolList
@@ -32,8 +41,8 @@ def jobs(
 
 
 @app.operation("GET /jobs/{id}")
-def job(id: str) -> Response[Job]:
-    return json_response(200, get_job(current_principal(app), id))
+def job(id: str, if_none_match: Annotated[str | None, if_none_match_header()] = None) -> Response[Job]:
+    return record_response(get_job(current_principal(app), id), if_none_match)
 
 
 @app.operation("GET /jobs/{id}/logs")

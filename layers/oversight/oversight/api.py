@@ -25,7 +25,7 @@ from oversight.auth import Principal, principal_from_claims
 from oversight.contract import JSON, OPERATIONS
 from oversight.errors import NotFound, OversightError, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from oversight.json_body import parse_json_body
-from oversight.models import ErrorBody
+from oversight.models import ErrorBody, Intervention, Job
 from oversight.observability import entry_point, logger, metrics
 from oversight.replays import watch_replays
 
@@ -58,6 +58,57 @@ def idempotency_key_header(what: str) -> Header:
     (a creation, a submission): the same key and body within 24 h get the
     first answer (oversight.idempotency)."""
     return Header(alias="Idempotency-Key", min_length=1, max_length=128, description=f"Retry-safe {what} (24 h)")
+
+
+class NotModified(Exception):
+    """The caller's copy is current: 304, no body, its ETag."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__(tag)
+        self.tag = tag
+
+
+def _on_not_modified(error: NotModified) -> Response:
+    return Response(status_code=304, headers={"ETag": error.tag})
+
+
+def if_none_match_header() -> Header:
+    """The optional If-None-Match request header of a record's GET: the
+    ETags (or `*`) of the copies the caller holds."""
+    return Header(
+        alias="If-None-Match",
+        max_length=1024,
+        description="ETag(s) of the copy you hold: 304 with no body while it is current",
+    )
+
+
+def entity_tag(version: int, weak: bool = False) -> str:
+    """A record's ETag: its version, which every change moves on. Weak for
+    a job, whose answer differs byte for byte between reads (its output
+    files' presigned URLs) while the job is the same."""
+    return f'{"W/" if weak else ""}"{version}"'
+
+
+def _matches(if_none_match: str, tag: str) -> bool:
+    """RFC 9110 weak comparison: W/ prefixes aside, any listed tag, or `*`."""
+    offered = [part.strip().removeprefix("W/") for part in if_none_match.split(",")]
+    return "*" in offered or tag.removeprefix("W/") in offered
+
+
+# The records served with an ETag.
+RecordT = TypeVar("RecordT", Intervention, Job)
+
+
+def record_response(record: RecordT, if_none_match: str | None) -> Response[RecordT]:
+    """200 with the record and its ETag, or 304 (no body, the same ETag)
+    when `if_none_match` names it: the record was read either way (one
+    GetItem), only the answer is spared."""
+    tag = entity_tag(record.version, weak=isinstance(record, Job))
+    if if_none_match is not None and _matches(if_none_match, tag):
+        raise NotModified(tag)  # answered by the resolver: no body to validate against the route's model
+    response = json_response(200, record)
+    response.headers["ETag"] = tag
+    return response
 
 
 def _error_body(error: OversightError) -> str:
@@ -162,6 +213,7 @@ class ApiResolver(APIGatewayHttpResolver):
         self.use(middlewares=[_reject_unknown_query_parameters])
         self.exception_handler(RequestValidationError)(_on_validation_error)
         self.exception_handler(OversightError)(_on_domain_error)
+        self.exception_handler(NotModified)(_on_not_modified)
         self.exception_handler(Exception)(_on_unexpected)
         self.not_found(_on_no_route)
 

@@ -73,6 +73,22 @@ def responses(
     return documented
 
 
+_ETAG: dict[str, OpenAPIResponseHeader] = {
+    "ETag": {
+        "description": "The record's version as an entity tag: it changes with every change of the record",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def conditional(documented: dict[int, OpenAPIResponse]) -> dict[int, OpenAPIResponse]:
+    """A record's GET: its 200 carries the ETag, and a 304 (no body) answers
+    an If-None-Match that names the current one."""
+    documented[200]["headers"] = _ETAG
+    documented[304] = {"description": "Not Modified: the ETag in If-None-Match is current; no body", "headers": _ETAG}
+    return dict(sorted(documented.items()))
+
+
 @dataclass(frozen=True)
 class Operation:
     """What the OpenAPI document says of one route, besides its parameters."""
@@ -131,7 +147,10 @@ OPERATIONS: dict[str, Operation] = {
         responses(200, "A page of interventions"),
     ),
     "GET /interventions/{id}": Operation(
-        "getIntervention", "interventions", "One intervention", responses(200, "The intervention", 404)
+        "getIntervention",
+        "interventions",
+        "One intervention (ETag; If-None-Match → 304)",
+        conditional(responses(200, "The intervention, with its ETag", 404)),
     ),
     "GET /interventions/{id}/events": Operation(
         "listInterventionEvents",
@@ -161,7 +180,10 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "GET /jobs": Operation("listJobs", "jobs", "Jobs, newest first", responses(200, "A page of jobs")),
     "GET /jobs/{id}": Operation(
-        "getJob", "jobs", "One job, with its result and presigned output URLs", responses(200, "The job", 404)
+        "getJob",
+        "jobs",
+        "One job, with its result and presigned output URLs (ETag; If-None-Match → 304)",
+        conditional(responses(200, "The job, with its ETag", 404)),
     ),
     "GET /jobs/{id}/logs": Operation(
         "listJobLogs", "jobs", "The job's log lines, oldest first", responses(200, "A page of log lines", 404)
