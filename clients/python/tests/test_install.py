@@ -12,7 +12,29 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1]
-OLDEST = os.environ.get("OVERSIGHT_CLIENT_PYTHON311", "/root/.pyenv/versions/3.11.7/bin/python")
+
+
+def _oldest_python() -> str | None:
+    """A Python 3.11 to install into: OVERSIGHT_CLIENT_PYTHON311 if set, else the first 3.11 found on PATH or
+    among pyenv's versions (PYENV_ROOT, default ~/.pyenv)."""
+    if os.environ.get("OVERSIGHT_CLIENT_PYTHON311"):
+        return os.environ["OVERSIGHT_CLIENT_PYTHON311"]
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [
+        shutil.which("python3.11"),
+        shutil.which("python3"),
+        *map(str, sorted(pyenv.glob("versions/3.11*/bin/python"))),
+    ]
+    for candidate in filter(None, candidates):
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 11))"], capture_output=True, text=True
+        )
+        if probe.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+OLDEST = _oldest_python()
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +55,8 @@ print(json.dumps({"version": oversight_client.__version__, "foreign": foreign, "
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not Path(OLDEST).exists():
-        pytest.skip(f"no Python 3.11 at {OLDEST} (set OVERSIGHT_CLIENT_PYTHON311)")
+    if OLDEST is None or not Path(OLDEST).exists():
+        pytest.skip("no Python 3.11 found on PATH or in pyenv (set OVERSIGHT_CLIENT_PYTHON311)")
     root = tmp_path_factory.mktemp("venv311")
     subprocess.run([OLDEST, "-m", "venv", str(root)], check=True, capture_output=True)
     # A copy of the package: the build must not leave build/ or *.egg-info in the source tree.

@@ -166,8 +166,10 @@ def _post(url: str, secret: str, event: dict[str, Any]) -> tuple[int | None, str
 def _to_task(message: dict[str, Any], attempt: int) -> None:
     event, tenant, record_id = message["event"], message["event"]["tenant"], message["target"]["id"]
     outcome = task_outcome(event)
+    if outcome is None:
+        return
     sealed = get_webhook_store().sealed_of_intervention(tenant, record_id).get("task_token")
-    if outcome is None or sealed is None:
+    if sealed is None:
         return
     token = unseal(tenant, record_id, "task_token", sealed)
     error, output = outcome

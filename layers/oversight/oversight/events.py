@@ -127,7 +127,7 @@ def _job_event(change: RecordChange) -> DomainEvent | None:
         actor, at = after.submitted_by, after.created_at
     elif isinstance(before, Job) and before.status is not after.status:
         action, name = JOB_EVENTS[after.status]
-        actor, at = SYSTEM, _job_time(after)
+        actor, at = SYSTEM, _job_time(after, change.seen_at)
     else:
         return None
     shown = redacted_job(after)
@@ -142,12 +142,13 @@ def _job_event(change: RecordChange) -> DomainEvent | None:
     return _event(change.tenant, JOB, after.id, after.version, action, actor, at, shown.model_dump(mode="json"), name)
 
 
-def _job_time(job: Job) -> datetime:
+def _job_time(job: Job, seen_at: datetime | None) -> datetime:
     if job.status is JobStatus.RUNNING and job.started_at is not None:
         return job.started_at
     if job.finished_at is not None:
         return job.finished_at
-    return clock.now()  # a re-queue or an approval: no time of its own
+    # A re-queue or an approval has no time of its own: when the stream saw it (the same on a redelivery).
+    return seen_at or clock.now()
 
 
 def _event(

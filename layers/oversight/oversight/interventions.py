@@ -35,8 +35,9 @@ from oversight.models import (
     Status,
 )
 from oversight.models.common import canonical_json
-from oversight.models.intervention import SEALED_FIELDS
+from oversight.models.intervention import SEALED_FIELDS, WEBHOOK_HOSTS_VARIABLE
 from oversight.observability import logger, metrics
+from oversight.outbound import check_destination
 from oversight.retries import until_saved
 from oversight.store import get_intervention_store
 from oversight.store.base import LinkedWrite
@@ -55,6 +56,8 @@ def create_intervention(
     lambda_context: Any = None,
 ) -> Intervention:
     principal.require_any(REQUESTER)
+    if request.callback_url is not None:
+        check_destination(request.callback_url, WEBHOOK_HOSTS_VARIABLE, "callback_url")
     if idempotency_key is None:
         return _create(principal.tenant, principal.sub, request)
     # lazy: Powertools' idempotency utility costs ~11 ms of import (8-26 ms measured, 5 runs), kept off the cold

@@ -25,6 +25,8 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
+from oversight.errors import ValidationFailed
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Read at most this much of a receiver's answer (its status is what counts).
 _ANSWER_CAP_BYTES = 4096
@@ -132,6 +134,18 @@ def checked(url: str, variable: str, resolve: bool = True) -> Destination:
                 f"host {host} resolves to the non-public address {address}, which is not itself in {variable}"
             )
     return Destination(url, scheme, host, port, found[0])
+
+
+def check_destination(url: str, variable: str, field: str) -> None:
+    """A URL given at creation (a callback, a subscription) whose host
+    resolves to a non-public address not itself listed is refused: 422
+    naming `field`. The request's model checked the rest without I/O; a
+    name that does not resolve yet is accepted: each delivery resolves it
+    again."""
+    try:
+        checked(url, variable, resolve=False)
+    except HostRefused as refused:
+        raise ValidationFailed.field(["body", field], str(refused)) from None
 
 
 # ---------------------------------------------------------------- signing and delivery

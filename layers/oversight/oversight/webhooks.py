@@ -14,7 +14,9 @@ from oversight.auth import Principal
 from oversight.errors import Forbidden, RecordNotFound
 from oversight.lookup import checked_id
 from oversight.models import CreatedWebhook, CreateWebhookRequest, Webhook, WebhookList
+from oversight.models.intervention import WEBHOOK_HOSTS_VARIABLE
 from oversight.observability import logger, metrics
+from oversight.outbound import check_destination
 from oversight.store.sealed import seal
 from oversight.store.webhooks import SECRET_ATTRIBUTE, get_webhook_store
 
@@ -33,6 +35,7 @@ def _require_admin(principal: Principal) -> None:
 
 def create_webhook(principal: Principal, request: CreateWebhookRequest) -> CreatedWebhook:
     _require_admin(principal)
+    check_destination(request.url, WEBHOOK_HOSTS_VARIABLE, "url")
     webhook = Webhook(
         id=str(uuid.uuid4()),
         url=request.url,

@@ -19,7 +19,7 @@ from pydantic import (
 
 from oversight.answers import check_schema
 from oversight.models.common import Timestamp
-from oversight.outbound import HostRefused, checked
+from oversight.outbound import HostRefused, refusal
 
 MAX_CONTEXT_BYTES = 16 * 1024
 # A decision's answer: up to ten approvals keep theirs on the record, which must
@@ -197,17 +197,20 @@ class CreateInterventionRequest(_Request):
 
 def check_url(url: str, name: str) -> None:
     """An absolute http(s) URL with no user info (it is shown to readers),
-    whose host the outbound guard allows (WEBHOOK_ALLOWED_HOSTS; a name is
-    resolved again before every delivery)."""
+    whose host is allow-listed (WEBHOOK_ALLOWED_HOSTS). No I/O here: the
+    addresses the host resolves to are the use case's check
+    (outbound.check_destination), and again each delivery's."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{name} must be an absolute http or https URL")
     if parts.username is not None or parts.password is not None:
         raise ValueError(f"{name} must not carry a user name or password: deliveries are signed instead")
     try:
-        checked(url, WEBHOOK_HOSTS_VARIABLE, resolve=False)
-    except HostRefused as refused:
-        raise ValueError(str(refused)) from None
+        reason = refusal(url, WEBHOOK_HOSTS_VARIABLE)
+    except HostRefused as malformed:  # the setting: it refuses everything
+        raise ValueError(str(malformed)) from None
+    if reason:
+        raise ValueError(reason)
 
 
 def check_expiry_default(on_expiry: OnExpiry, required_approvals: int, kind: InterventionType | None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from oversight.models import Intervention, InterventionEvent, Job
@@ -26,6 +27,8 @@ class RecordChange:
     after: Intervention | Job
     # An intervention's audit event of this version (its #META item carries it).
     event: InterventionEvent | None = None
+    # When the stream saw the change (to the second): the same on every redelivery.
+    seen_at: datetime | None = None
 
 
 def change_of(record: Mapping[str, Any]) -> RecordChange | None:
@@ -39,12 +42,14 @@ def change_of(record: Mapping[str, Any]) -> RecordChange | None:
         return None
     entity = new.get("entity", {}).get("S")
     tenant = keys.tenant_of(new["pk"]["S"])
+    created = images.get("ApproximateCreationDateTime")
+    seen_at = datetime.fromtimestamp(float(created), UTC) if created is not None else None
     if entity == INTERVENTION:
         after = intervention_from_item(new)
         before = intervention_from_item(old) if old else None
         last = new.get("last_event", {}).get("S")
         event = InterventionEvent.model_validate_json(last) if last else None
-        return RecordChange(INTERVENTION, tenant, before, after, event)
+        return RecordChange(INTERVENTION, tenant, before, after, event, seen_at)
     if entity == JOB:
-        return RecordChange(JOB, tenant, job_from_item(old) if old else None, job_from_item(new))
+        return RecordChange(JOB, tenant, job_from_item(old) if old else None, job_from_item(new), None, seen_at)
     return None
