@@ -26,8 +26,12 @@ $(VENV)/.installed: requirements-dev.txt layers/oversight/requirements.txt clien
 
 dev: $(VENV)/.installed  ## Create the virtualenv (.venv)
 
-test: $(VENV)/.installed  ## Run every test (unit, integration, end-to-end, browser; then the client's)
-	$(PY) -m pytest
+# The server suite on one pytest-xdist worker per core (TEST_WORKERS=0: in one process); a test file's tests stay on
+# one worker (--dist loadfile in pyproject.toml), so a module's runtime is started once, as in a serial run.
+TEST_WORKERS ?= auto
+
+test: $(VENV)/.installed  ## Run every test (unit, integration, end-to-end, browser; then the client's): TEST_WORKERS=auto
+	$(PY) -m pytest -n $(TEST_WORKERS)
 	$(MAKE) --no-print-directory client
 
 .PHONY: client
@@ -67,8 +71,8 @@ token: $(VENV)/.installed  ## Print a local JWT: make token SUB=alice ROLES=oper
 	@$(PY) -m local_runtime token $${SUB+"--sub=$$SUB"} $${ROLES+"--roles=$$ROLES"} $${TENANT+"--tenant=$$TENANT"} \
 		$${TTL+"--ttl=$$TTL"} $${EXPIRED+"--expired=$$EXPIRED"}
 
-bench: $(VENV)/.installed  ## DynamoDB requests/items per operation at 1k/10k/100k records, cold imports
-	$(PY) -m bench.run $${SIZES:+--sizes $$SIZES}
+bench: $(VENV)/.installed  ## Requests/items per operation at 1k/10k/100k records; cold starts A/B; layer size
+	$(PY) -m bench.run $${SIZES:+--sizes $$SIZES} $${RUNS:+--runs $$RUNS}
 
 load: $(VENV)/.installed  ## Bounded load on a fresh local runtime: CLIENTS=10 SECONDS=30 RECORDS=10000 THINK_MS=250
 	$(PY) -m bench.load --clients $${CLIENTS:-10} --seconds $(or $(SECONDS),30) --records $${RECORDS:-10000} \
@@ -89,8 +93,14 @@ $(SAM):
 validate: $(SAM)  ## sam validate --lint
 	$(SAM) validate --lint
 
+# sam runs the layer's Makefile in this environment: the boot Python's folder first on PATH and, when that Python
+# is the runtime's 3.13 (and PYTHON313 is not set already), PYTHON313 for the layer's bytecode; otherwise the
+# layer's Makefile looks for a 3.13 itself (PATH, pyenv) and says so if there is none.
 build: $(SAM)  ## sam build (needs python3.13 for the runtime)
-	PATH="$(dir $(PYTHON_BOOT)):$$PATH" $(SAM) build
+	boot="$(PYTHON_BOOT)"; \
+	if [ -z "$${PYTHON313:-}" ] && "$$boot" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'; then \
+		export PYTHON313="$$boot"; fi; \
+	PATH="$$(dirname "$$boot"):$$PATH" $(SAM) build
 
 deploy: build  ## sam deploy --guided
 	$(SAM) deploy --guided

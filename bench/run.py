@@ -1,13 +1,14 @@
 """make bench: DynamoDB requests, items read and handler time per operation
-at several table sizes (in-process against moto), and cold-import time per
-function. Counts are the figures to compare: moto's timings are not
+at several table sizes (in-process against moto); then each function's
+cold start against a bare boto3 handler, measured as Lambda starts one
+(bench/cold_start.py), and the layer's size per package
+(bench/layer_size.py). Counts are the figures to compare: moto's timings are not
 DynamoDB's, so handler time is indicative only."""
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 import warnings
@@ -18,7 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from local_runtime.handlers import LAYER_PATH, ensure_layer_on_path  # noqa: E402
+from local_runtime.handlers import ensure_layer_on_path  # noqa: E402
 from local_runtime.template import Template, create_tables  # noqa: E402
 from tests.support import ApiClient, Clock, RequestCounter, configure_environment, user  # noqa: E402
 
@@ -112,48 +113,21 @@ def bench_sizes(sizes: list[int]) -> None:
     mock.stop()
 
 
-def cold_imports(runs: int = 5) -> None:
-    print(f"\n{'cold import (fresh interpreter, median of ' + str(runs) + ')':<52} {'ms':>6}")
-    code = "import time; t=time.perf_counter(); import {module}; print((time.perf_counter()-t)*1000)"
-    env_base = {
-        "TABLE_NAME": "t",
-        "IDEMPOTENCY_TABLE_NAME": "i",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "PATH": "/usr/bin:/bin",
-    }
-
-    def median_ms(module: str, pythonpath: str, environment: dict[str, str] | None = None) -> float:
-        samples = []
-        for _ in range(runs):
-            out = subprocess.run(
-                [sys.executable, "-c", code.format(module=module)],
-                # The function's own variables: its import checks its settings.
-                env={**(environment or {}), **env_base, "PYTHONPATH": pythonpath},
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            samples.append(float(out.strip().splitlines()[-1]))
-        return statistics.median(samples)
-
-    print(f"{'baseline: import boto3':<52} {median_ms('boto3', ''):>6.0f}")
-    for spec in TEMPLATE.functions():
-        ms = median_ms("app", f"{LAYER_PATH}:{spec.code_uri}", spec.environment)
-        print(f"{spec.name:<52} {ms:>6.0f}")
-
-
 def main() -> None:
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--skip-imports", action="store_true")
+    parser.add_argument("--skip-imports", action="store_true", help="leave out the cold starts and the layer's size")
+    parser.add_argument("--runs", type=int, default=9, help="cold starts per function and per side (A, B)")
     args = parser.parse_args()
     configure_environment(TEMPLATE)
     ensure_layer_on_path()
     bench_sizes([int(s) for s in args.sizes.split(",")])
     if not args.skip_imports:
-        cold_imports()
+        from bench import cold_start, layer_size
+
+        cold_start.main(["--runs", str(args.runs)])
+        layer_size.main([])
 
 
 if __name__ == "__main__":

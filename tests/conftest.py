@@ -49,8 +49,30 @@ def aws() -> Iterator[Any]:
     from oversight.store.outputs import _s3
     from oversight.store.queue import _sqs
 
+    _STARTED_MOCKS.append(mock)
     yield mock, dynamodb_client(), _sqs(), _s3(), boto3.client("events"), boto3.client("kms")
+    _STARTED_MOCKS.remove(mock)
     mock.stop()
+
+
+# The session's mock once a test has started it. Under pytest-xdist each worker is a session of its own and runs
+# whichever files it is given, so a worker may have started it for an integration test before an end-to-end one.
+_STARTED_MOCKS: list[Any] = []
+
+
+@pytest.fixture(scope="module")
+def without_the_session_mock() -> Iterator[None]:
+    """No moto mock in this process for the module's tests, as when they run
+    before any test started one: a mock_aws() they open (bench.load seeds its
+    records in one) is then the only one, so its account starts empty. moto
+    resets nothing for a nested mock. The session's mock is back afterwards,
+    its backends reset (the `dynamodb` fixture resets them for each test anyway)."""
+    paused = list(_STARTED_MOCKS)
+    for mock in paused:
+        mock.stop()
+    yield
+    for mock in paused:
+        mock.start()
 
 
 @pytest.fixture

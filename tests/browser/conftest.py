@@ -37,6 +37,12 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 _FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of \d+")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _no_moto_mock_in_process(without_the_session_mock: None) -> None:
+    """Browser tests talk to runtimes in subprocesses: a moto mock left running in
+    this process (by an integration test on the same xdist worker) is paused."""
+
+
 @dataclass
 class ConsoleErrors:
     """Errors logged by the pages of one test. `allow(pattern)` accepts the

@@ -11,6 +11,12 @@ import pytest
 from tests.e2e.runtime_process import RunningRuntime, RuntimeLauncher
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _no_moto_mock_in_process(without_the_session_mock: None) -> None:
+    """End-to-end tests talk to runtimes in subprocesses: a moto mock left running in
+    this process (by an integration test on the same xdist worker) is paused."""
+
+
 @pytest.fixture
 def launch(tmp_path: Path) -> Iterator[RuntimeLauncher]:
     launcher = RuntimeLauncher(tmp_path)

@@ -518,6 +518,7 @@ def recording(aws: Any) -> Iterator[CallRecorder]:
     mirror conftest's function-scoped ones)."""
     from oversight.store.bus import _events
     from oversight.store.deliveries import _sqs as _delivery_sqs
+    from oversight.store.outputs import _uploader
     from oversight.store.sealed import _kms
     from oversight.store.tasks import _states
 
@@ -529,7 +530,7 @@ def recording(aws: Any) -> Iterator[CallRecorder]:
     create_event_resources(events_client, TEMPLATE)
     create_keys(kms, TEMPLATE)
     # The layer's clients; tests/streams.py's own calls (the event sources) run outside any handler: unrecorded.
-    recorder = CallRecorder([client, sqs, s3, _events(), _delivery_sqs(), _kms(), _states()])
+    recorder = CallRecorder([client, sqs, s3, _uploader(), _events(), _delivery_sqs(), _kms(), _states()])
     original_load = support.load_handler
 
     def load_recording(spec: Any, instance: int = 0) -> Any:

@@ -458,3 +458,187 @@ def test_a_dead_letter_or_an_unpublished_batch_raises_an_alarm_and_the_bus_is_an
     assert TEMPLATE.doc["Outputs"]["EventBusName"]["Value"] == {"Ref": "EventBus"}
     key = props("WebhookSecretsKey")
     assert key["EnableKeyRotation"] is True
+
+
+# ---------------------------------------------------------------- cold-start levers
+# SnapStart and provisioned concurrency (docs/operations.md, "Cold starts"): parameters, off by default, that
+# switch on these functions and no other. Health is what probes poll (a slower first answer keeps no user
+# waiting) and the console serves files from memory with the standard library only: neither has the levers.
+LEVER_FUNCTIONS = {
+    "CreateInterventionFunction",
+    "DecideInterventionFunction",
+    "ReadInterventionsFunction",
+    "ReadStatsFunction",
+    "ReadJobsFunction",
+    "SubmitJobFunction",
+    "ManageWebhooksFunction",
+}
+NO_LEVERS = {"HealthFunction", "ConsoleFunction"}
+# Parameters in an API function's environment (from Globals) that it never reads: a published version holding
+# an older value of one behaves the same, so a change of it need not publish a new one. JOB_MAX_RECEIVES is the
+# worker's and the sweep's; HTTP_POST_ALLOWED_HOSTS is checked where http_post jobs are submitted and run.
+UNREAD_BY = {
+    "JobMaxReceives": LEVER_FUNCTIONS,
+    "HttpPostAllowedHosts": LEVER_FUNCTIONS - {"SubmitJobFunction"},
+}
+NO_VALUE = object()
+
+
+def stack_parameters(**overrides):
+    """The parameters as CloudFormation passes them on: strings, the defaults unless overridden."""
+    values = {name: str(spec.get("Default", "")) for name, spec in TEMPLATE.doc["Parameters"].items()}
+    values.update({name: str(value) for name, value in overrides.items()})
+    return values
+
+
+def evaluate(node, parameters, conditions):
+    """`node` with Ref (to a parameter or AWS::NoValue), Condition and Fn::Equals/Not/And/Or/If evaluated; other
+    intrinsic functions are kept, with their arguments evaluated."""
+    if isinstance(node, list):
+        return [item for item in (evaluate(n, parameters, conditions) for n in node) if item is not NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        ((fn, arg),) = node.items()
+        if fn == "Ref":
+            return NO_VALUE if arg == "AWS::NoValue" else parameters.get(arg, node)
+        if fn == "Condition":
+            return conditions[arg]
+        if fn == "Fn::Equals":
+            left, right = (str(evaluate(value, parameters, conditions)) for value in arg)
+            return left == right
+        if fn == "Fn::Not":
+            return not evaluate(arg[0], parameters, conditions)
+        if fn in ("Fn::And", "Fn::Or"):
+            results = [evaluate(value, parameters, conditions) for value in arg]
+            return all(results) if fn == "Fn::And" else any(results)
+        if fn == "Fn::If":
+            name, when_true, when_false = arg
+            return evaluate(when_true if conditions[name] else when_false, parameters, conditions)
+    evaluated = {key: evaluate(value, parameters, conditions) for key, value in node.items()}
+    return {key: value for key, value in evaluated.items() if value is not NO_VALUE}
+
+
+def stack_conditions(parameters):
+    class Conditions(dict):
+        def __missing__(self, name):  # a condition may name another
+            self[name] = evaluate(TEMPLATE.doc["Conditions"][name], parameters, self)
+            return self[name]
+
+    conditions = Conditions()
+    for name in TEMPLATE.doc["Conditions"]:
+        conditions[name]  # noqa: B018 - evaluates it
+    return dict(conditions)
+
+
+def levers(**overrides):
+    """{function: (its SnapStart, its ProvisionedConcurrencyConfig)} as deployed with these parameters."""
+    parameters = stack_parameters(**overrides)
+    conditions = stack_conditions(parameters)
+    found = {}
+    for spec in FUNCTIONS:
+        deployed = evaluate(TEMPLATE.resources[spec.logical_id]["Properties"], parameters, conditions)
+        found[spec.logical_id] = (deployed.get("SnapStart"), deployed.get("ProvisionedConcurrencyConfig"))
+    return found
+
+
+def refused_by_rules(**overrides):
+    """The descriptions of the rule assertions that fail: CloudFormation refuses the stack with them."""
+    parameters = stack_parameters(**overrides)
+    conditions = stack_conditions(parameters)
+    failed = []
+    for rule in TEMPLATE.doc.get("Rules", {}).values():
+        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], parameters, conditions):
+            continue
+        failed += [
+            a["AssertDescription"] for a in rule["Assertions"] if not evaluate(a["Assert"], parameters, conditions)
+        ]
+    return failed
+
+
+def test_the_cold_start_levers_are_off_by_default():
+    parameters = TEMPLATE.doc["Parameters"]
+    assert parameters["ApiSnapStart"]["Default"] == "Off"
+    assert parameters["ApiSnapStart"]["AllowedValues"] == ["On", "Off"]
+    assert str(parameters["ApiProvisionedConcurrency"]["Default"]) == "0"
+    assert str(parameters["ApiProvisionedConcurrency"]["MinValue"]) == "0"
+    assert levers() == {spec.logical_id: (None, None) for spec in FUNCTIONS}
+    assert refused_by_rules() == []
+
+
+def test_the_levers_are_for_the_api_functions_but_health_and_the_console():
+    assert {spec.logical_id for spec in API_FUNCTIONS} - NO_LEVERS == LEVER_FUNCTIONS
+
+
+def test_snapstart_on_switches_it_on_for_exactly_the_api_functions():
+    switched = levers(ApiSnapStart="On")
+    assert {fn for fn, (snapstart, _) in switched.items() if snapstart} == LEVER_FUNCTIONS
+    assert all(switched[fn] == ({"ApplyOn": "PublishedVersions"}, None) for fn in LEVER_FUNCTIONS)
+    assert refused_by_rules(ApiSnapStart="On") == []
+
+
+def test_provisioned_concurrency_switches_on_for_exactly_the_api_functions_aliases():
+    switched = levers(ApiProvisionedConcurrency=3)
+    assert {fn for fn, (_, provisioned) in switched.items() if provisioned} == LEVER_FUNCTIONS
+    assert all(switched[fn] == (None, {"ProvisionedConcurrentExecutions": "3"}) for fn in LEVER_FUNCTIONS)
+    assert refused_by_rules(ApiProvisionedConcurrency=3) == []
+
+
+def test_snapstart_with_provisioned_concurrency_is_refused_before_any_change():
+    """Lambda does not support SnapStart with provisioned concurrency: a rule refuses the pair."""
+    (refusal,) = refused_by_rules(ApiSnapStart="On", ApiProvisionedConcurrency=1)
+    assert "ApiSnapStart=Off" in refusal and "ApiProvisionedConcurrency=0" in refusal
+
+
+def parameters_named(node):
+    """The template parameters a property refers to, by Ref or in a Fn::Sub."""
+    text = json.dumps(node)
+    named = set(re.findall(r'\{"Ref": "([A-Za-z0-9]+)"\}', text)) | set(re.findall(r"\$\{([A-Za-z0-9]+)\}", text))
+    return named & set(TEMPLATE.doc["Parameters"])
+
+
+@pytest.mark.parametrize("logical_id", sorted(LEVER_FUNCTIONS))
+def test_an_api_functions_alias_follows_every_change_of_what_it_runs(logical_id):
+    """SnapStart and provisioned concurrency need a published version behind an alias, which SAM cannot make
+    conditional: the alias is always there. SAM publishes a new version when the function's properties
+    change (all of them, not only the code) and, with PublishLambdaVersion, when the layer's content does;
+    but it hashes a `!Ref` unresolved, so a parameter change alone would leave the alias on a version with
+    the old value. The parameters the function reads are in its VersionDescription, whose change replaces
+    the version (and so does ApiSnapStart: a snapshot is taken when a version is published)."""
+    resource = TEMPLATE.resources[logical_id]
+    props = resource["Properties"]
+    assert (props["AutoPublishAlias"], props["AutoPublishAliasAllProperties"]) == ("live", True)
+    assert resource["DeletionPolicy"] == "Delete"  # SAM gives it to the versions: a replaced one is deleted
+    assert TEMPLATE.resources["SharedLayer"]["Properties"]["PublishLambdaVersion"] is True
+    environment = [TEMPLATE.doc["Globals"]["Function"]["Environment"], props["Environment"]]
+    read = {name for name in parameters_named(environment) if logical_id not in UNREAD_BY.get(name, ())}
+    described = parameters_named(props["VersionDescription"])
+    assert described == read | {"ApiSnapStart"}, (logical_id, read | {"ApiSnapStart"})
+
+
+def test_no_other_function_is_published_or_aliased():
+    """The workers, health and the console run their latest code: no version to keep up to date."""
+    for spec in FUNCTIONS:
+        if spec.logical_id in LEVER_FUNCTIONS:
+            continue
+        props = TEMPLATE.resources[spec.logical_id]["Properties"]
+        assert not {"AutoPublishAlias", "SnapStart", "ProvisionedConcurrencyConfig"} & set(props), spec.logical_id
+
+
+def test_every_version_description_fits_lambdas_256_characters():
+    """The longest each parameter may be: an allow-list is held to its AllowedPattern, the log level to the
+    longest allowed, a retention to a century of days."""
+    parameters = TEMPLATE.doc["Parameters"]
+
+    def longest(name):
+        spec = parameters[name]
+        if "AllowedValues" in spec:
+            return max((str(value) for value in spec["AllowedValues"]), key=len)
+        if name == "RetentionDays":
+            return "36500"
+        (most,) = re.fullmatch(r"\^\.\{0,(\d+)\}\$", spec["AllowedPattern"]).groups()
+        return "h" * int(most)
+
+    for logical_id in LEVER_FUNCTIONS:
+        text = TEMPLATE.resources[logical_id]["Properties"]["VersionDescription"]["Fn::Sub"]
+        assert len(re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda m: longest(m.group(1)), text)) <= 256, logical_id

@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
+import oversight.restore  # noqa: F401  # reseeds the random state after a SnapStart restore
 from oversight.auth import Principal, principal_from_claims
 from oversight.contract import JSON, OPERATIONS
 from oversight.errors import NotFound, OversightError, PayloadTooLarge, ServiceUnavailable, ValidationFailed
@@ -285,7 +286,8 @@ def api_handler(
     app: APIGatewayHttpResolver, *, public: bool = False
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point of an API function: logging with the request's
-    correlation id, tracing, metrics; then size limit, caller identity, routing."""
+    correlation id and metrics (traced by Lambda itself, without the X-Ray
+    SDK: oversight.observability); then size limit, caller identity, routing."""
 
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
@@ -306,7 +308,9 @@ def api_handler(
             }
         return app.resolve(event, context)
 
-    return entry_point(lambda_handler, correlation_id_path=correlation_paths.API_GATEWAY_HTTP, cold_start_metric=True)
+    return entry_point(
+        lambda_handler, correlation_id_path=correlation_paths.API_GATEWAY_HTTP, cold_start_metric=True, traced=False
+    )
 
 
 def _read_body_as_json(event: dict[str, Any], sent: bytes | None) -> None:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, JsonValue
 
 from oversight.config import settings
 from oversight.errors import Conflict, IdempotencyKeyReused
+from oversight.models.common import Model
 from oversight.observability import logger
 from oversight.replays import mark_replayed
 from oversight.store import dynamodb_client
@@ -39,7 +40,7 @@ _KEYED_IDS = uuid.UUID("5b1c4f0e-8f1d-4e7a-9a57-0c3c7d2e6a41")
 Result = TypeVar("Result", bound=BaseModel)
 
 
-class IdempotentCommand(BaseModel):
+class IdempotentCommand(Model):
     tenant: str
     caller: str
     key: str

@@ -4,7 +4,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 
 from oversight.clock import iso
 
@@ -18,7 +18,17 @@ Timestamp = Annotated[
 ]
 
 
-class ErrorBody(BaseModel):
+class Model(BaseModel):
+    """The base of every API and domain shape. Its validators and
+    serialisers are built when first used rather than when the class is
+    defined: a function imports every shape (the package, the contract) but
+    uses a few, and building them all was ~20 ms of each cold start
+    (docs/decisions.md)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class ErrorBody(Model):
     code: str
     message: str
     details: list[dict[str, Any]] | None = None

@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     JsonValue,
@@ -18,7 +17,7 @@ from pydantic import (
 )
 
 from oversight.answers import check_schema
-from oversight.models.common import Timestamp
+from oversight.models.common import Model, Timestamp
 from oversight.outbound import HostRefused, refusal
 
 MAX_CONTEXT_BYTES = 16 * 1024
@@ -85,7 +84,7 @@ def _json_bytes(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-class _Request(BaseModel):
+class _Request(Model):
     # No NaN or Infinity even from Python callers: the HTTP body reader
     # refuses them already, with the field's path (oversight.json_body).
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -101,7 +100,7 @@ class Escalation(_Request):
     priority: Priority | None = None
 
 
-class Approval(BaseModel):
+class Approval(Model):
     """One approval of a request that needs several (or the one of a request that needs one)."""
 
     user: str
@@ -256,7 +255,7 @@ class CommentRequest(_Request):
     text: str = Field(min_length=1, max_length=2000)
 
 
-class Comment(BaseModel):
+class Comment(Model):
     at: Timestamp
     actor: str
     text: str
@@ -270,7 +269,7 @@ class EmptyRequest(_Request):
     """claim and release take no body: empty or `{}`."""
 
 
-class Intervention(BaseModel):
+class Intervention(Model):
     id: str
     uow_id: str
     type: InterventionType
@@ -317,7 +316,7 @@ class Intervention(BaseModel):
         return self.created_at + timedelta(seconds=self.escalation.after_seconds)
 
 
-class InterventionEvent(BaseModel):
+class InterventionEvent(Model):
     at: Timestamp
     actor: str
     action: str
@@ -326,17 +325,17 @@ class InterventionEvent(BaseModel):
     reason: str | None = None
 
 
-class InterventionPage(BaseModel):
+class InterventionPage(Model):
     items: list[Intervention]
     next_cursor: str | None
 
 
-class EventList(BaseModel):
+class EventList(Model):
     items: list[InterventionEvent]
     next_cursor: str | None = None
 
 
-class ListInterventionsQuery(BaseModel):
+class ListInterventionsQuery(Model):
     status: Status = Status.PENDING
     priority: Priority | None = None
     type: InterventionType | None = None

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import ConfigDict, Field, JsonValue, model_validator
 
-from oversight.models.common import Timestamp
+from oversight.models.common import Model, Timestamp
 from oversight.models.intervention import (
     MAX_REQUIRED_APPROVALS,
     ROLE_PATTERN,
@@ -17,7 +17,7 @@ from oversight.models.stats import JobStatus
 RESULT_FIELD_CAP_BYTES = 64 * 1024
 
 
-class ApprovalOptions(BaseModel):
+class ApprovalOptions(Model):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # as every request model (models/intervention.py)
 
     required_role: str = Field("operator", pattern=ROLE_PATTERN)
@@ -35,7 +35,7 @@ class ApprovalOptions(BaseModel):
         return self
 
 
-class SubmitJobRequest(BaseModel):
+class SubmitJobRequest(Model):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # as every request model (models/intervention.py)
 
     tool: str = Field(min_length=1, max_length=64)
@@ -45,13 +45,13 @@ class SubmitJobRequest(BaseModel):
     approval: ApprovalOptions | None = None
 
 
-class OutputFile(BaseModel):
+class OutputFile(Model):
     name: str
     size_bytes: int
     url: str | None = Field(None, description="Presigned download URL (short-lived)")
 
 
-class JobResult(BaseModel):
+class JobResult(Model):
     return_value: JsonValue = None
     stdout: str = ""
     stderr: str = ""
@@ -60,7 +60,7 @@ class JobResult(BaseModel):
     error: str | None = None
 
 
-class Job(BaseModel):
+class Job(Model):
     id: str
     tool: str
     parameters: dict[str, JsonValue]
@@ -79,23 +79,23 @@ class Job(BaseModel):
     version: int = Field(1, ge=1, description="Counts the job's changes: events carry it, receivers order by it")
 
 
-class JobPage(BaseModel):
+class JobPage(Model):
     items: list[Job]
     next_cursor: str | None
 
 
-class JobLogLine(BaseModel):
+class JobLogLine(Model):
     at: Timestamp
     level: str
     message: str
 
 
-class JobLogPage(BaseModel):
+class JobLogPage(Model):
     items: list[JobLogLine]
     next_cursor: str | None
 
 
-class ToolInfo(BaseModel):
+class ToolInfo(Model):
     name: str
     description: str
     parameters_schema: dict[str, JsonValue]
@@ -104,5 +104,5 @@ class ToolInfo(BaseModel):
     required_role: str | None = Field(None, description="Only holders of this role (or admins) may submit the tool")
 
 
-class ToolList(BaseModel):
+class ToolList(Model):
     items: list[ToolInfo]

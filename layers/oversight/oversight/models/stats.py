@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from oversight.models.common import Timestamp
+from oversight.models.common import Model, Timestamp
 
 
 class JobStatus(StrEnum):
@@ -17,17 +17,17 @@ class JobStatus(StrEnum):
     REJECTED = "REJECTED"
 
 
-class ResponderCount(BaseModel):
+class ResponderCount(Model):
     user: str
     count: int
 
 
-class ToolCount(BaseModel):
+class ToolCount(Model):
     tool: str
     count: int
 
 
-class InterventionStats(BaseModel):
+class InterventionStats(Model):
     total: int
     open: int
     by_status: dict[str, int]
@@ -44,7 +44,7 @@ class InterventionStats(BaseModel):
     )
 
 
-class JobStats(BaseModel):
+class JobStats(Model):
     total: int
     by_status: dict[str, int]
     success_rate: float | None = Field(description="COMPLETED / (COMPLETED + FAILED); null before any finished")
@@ -52,13 +52,13 @@ class JobStats(BaseModel):
     avg_duration_seconds: float | None
 
 
-class Stats(BaseModel):
+class Stats(Model):
     interventions: InterventionStats
     jobs: JobStats
     generated_at: Timestamp
 
 
-class DailyFigures(BaseModel):
+class DailyFigures(Model):
     date: str
     created: int = 0
     approved: int = 0
@@ -69,5 +69,5 @@ class DailyFigures(BaseModel):
     jobs_failed: int = 0
 
 
-class DailyStats(BaseModel):
+class DailyStats(Model):
     days: list[DailyFigures]

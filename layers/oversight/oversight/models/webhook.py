@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from oversight.models.common import Timestamp
+from oversight.models.common import Model, Timestamp
 from oversight.models.intervention import MAX_URL_CHARS, check_url
 
 ALL_EVENTS = "*"
@@ -30,7 +30,7 @@ EVENT_TYPES = INTERVENTION_EVENT_TYPES + JOB_EVENT_TYPES
 MAX_SUBSCRIPTIONS = 25
 
 
-class CreateWebhookRequest(BaseModel):
+class CreateWebhookRequest(Model):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # as every request model (models/intervention.py)
 
     url: str = Field(min_length=1, max_length=MAX_URL_CHARS, description="Receives the events (WEBHOOK_ALLOWED_HOSTS)")
@@ -60,7 +60,7 @@ class CreateWebhookRequest(BaseModel):
         return value
 
 
-class LastDelivery(BaseModel):
+class LastDelivery(Model):
     at: Timestamp
     event_id: str
     event_type: str
@@ -70,7 +70,7 @@ class LastDelivery(BaseModel):
     error: str | None = None
 
 
-class Webhook(BaseModel):
+class Webhook(Model):
     id: str
     url: str
     events: list[str]
@@ -89,6 +89,6 @@ class CreatedWebhook(Webhook):
     secret: str = Field(description="Signs every delivery (docs/integrations.md); shown only in this answer")
 
 
-class WebhookList(BaseModel):
+class WebhookList(Model):
     items: list[Webhook]
     next_cursor: str | None = None

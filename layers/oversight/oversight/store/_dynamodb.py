@@ -13,7 +13,6 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
 
-import boto3
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
@@ -24,7 +23,7 @@ from oversight.models import Intervention, InterventionEvent
 from oversight.response_size import PAGE_BUDGET_BYTES, result_bytes
 from oversight.store import keys
 from oversight.store.cursor import ListCursor
-from oversight.store.faults import client_config, unprocessed_fault, unprocessed_rounds
+from oversight.store.faults import new_client, unprocessed_fault, unprocessed_rounds
 from oversight.store.marshal import dump_item, load_item
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
@@ -43,7 +42,7 @@ _INTERVENTION_JSON_FIELDS = ("context", "response", "approvals", "response_schem
 
 @cache
 def dynamodb_client() -> Any:
-    return boto3.client("dynamodb", config=client_config())
+    return new_client("dynamodb")
 
 
 # ---------------------------------------------------------------- records

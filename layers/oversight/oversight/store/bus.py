@@ -5,10 +5,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
-
 from oversight.config import settings
-from oversight.store.faults import client_config
+from oversight.store.faults import new_client
 
 
 class EventsNotPublished(RuntimeError):
@@ -17,7 +15,7 @@ class EventsNotPublished(RuntimeError):
 
 @cache
 def _events() -> Any:
-    return boto3.client("events", config=client_config())
+    return new_client("events")
 
 
 def put_events(entries: list[dict[str, Any]]) -> None:

@@ -7,10 +7,8 @@ import json
 from functools import cache
 from typing import Any
 
-import boto3
-
 from oversight.config import settings
-from oversight.store.faults import client_config
+from oversight.store.faults import new_client
 
 _BATCH_MAX = 10
 # SQS's longest visibility timeout.
@@ -23,7 +21,7 @@ class DeliveriesNotQueued(RuntimeError):
 
 @cache
 def _sqs() -> Any:
-    return boto3.client("sqs", config=client_config())
+    return new_client("sqs")
 
 
 def send_deliveries(messages: list[dict[str, Any]]) -> None:

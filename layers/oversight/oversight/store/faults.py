@@ -9,8 +9,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
@@ -37,6 +39,21 @@ def client_config(**options: Any) -> Config:
         **options,
     }
     return Config(**settings)
+
+
+@cache
+def _session() -> botocore.session.Session:
+    """One botocore session for the process: its loader keeps each service's
+    model once, however many clients are made from it."""
+    return botocore.session.get_session()
+
+
+def new_client(service: str, **options: Any) -> Any:
+    """A client for `service` with the retry and timeout policy above. From
+    botocore, not boto3: boto3's import (its resources layer, s3transfer,
+    multiprocessing) is ~14 ms of a cold start that only S3's managed
+    upload needs (store/outputs.py; docs/decisions.md)."""
+    return _session().create_client(service, config=client_config(**options))
 
 
 RETRY_AFTER_SECONDS = 1

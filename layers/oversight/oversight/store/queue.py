@@ -6,15 +6,13 @@ import json
 from functools import cache
 from typing import Any
 
-import boto3
-
 from oversight.config import settings
-from oversight.store.faults import client_config
+from oversight.store.faults import new_client
 
 
 @cache
 def _sqs() -> Any:
-    return boto3.client("sqs", config=client_config())
+    return new_client("sqs")
 
 
 def enqueue_job(tenant: str, job_id: str) -> None:

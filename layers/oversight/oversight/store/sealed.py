@@ -10,15 +10,13 @@ from __future__ import annotations
 from functools import cache, lru_cache
 from typing import Any
 
-import boto3
-
 from oversight.config import settings
-from oversight.store.faults import client_config
+from oversight.store.faults import new_client
 
 
 @cache
 def _kms() -> Any:
-    return boto3.client("kms", config=client_config())
+    return new_client("kms")
 
 
 def _context(tenant: str, record_id: str, field: str) -> dict[str, str]:

@@ -6,10 +6,9 @@ import json
 from functools import cache
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
-from oversight.store.faults import client_config
+from oversight.store.faults import new_client
 
 # Errors after which the token can never be answered: the task is gone.
 FINAL_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
@@ -26,7 +25,7 @@ class TaskGone(Exception):
 
 @cache
 def _states() -> Any:
-    return boto3.client("stepfunctions", config=client_config())
+    return new_client("stepfunctions")
 
 
 def _answered(call: Any) -> None:

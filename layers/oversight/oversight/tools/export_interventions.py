@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, ValidationInfo, field_validator
 
 from oversight.models import Intervention, Status
+from oversight.models.common import Model
 from oversight.store import get_intervention_store
 from oversight.tools.registry import JobCancelled, RunContext, tool
 
@@ -39,7 +40,7 @@ def _in_utc(moment: datetime) -> datetime:
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
-class ExportParameters(BaseModel):
+class ExportParameters(Model):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["jsonl", "csv"] = Field("jsonl", description="jsonl: one JSON object per line; csv: header + rows")

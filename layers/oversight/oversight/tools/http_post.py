@@ -25,9 +25,10 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, JsonValue, field_validator
+from pydantic import ConfigDict, Field, HttpUrl, JsonValue, field_validator
 
 from oversight import outbound
+from oversight.models.common import Model
 from oversight.outbound import HostRefused
 from oversight.tools.registry import JobCancelled, RunContext, ToolError, tool
 
@@ -87,7 +88,7 @@ def redacted_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
     return {**parameters, "headers": shown}
 
 
-class HttpPostParameters(BaseModel):
+class HttpPostParameters(Model):
     # `json` would shadow BaseModel.json: the field is `payload`, spelled
     # `json` in the parameters, the schema and the dumped parameters.
     model_config = ConfigDict(extra="forbid", serialize_by_alias=True)

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, TypeVar, get_args
 from pydantic import BaseModel, ConfigDict
 
 from oversight.models import OutputFile
+from oversight.models.common import Model
 from oversight.models.intervention import ROLE_PATTERN
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -67,7 +68,7 @@ class RunContext(Protocol):
         ...
 
 
-class NoParameters(BaseModel):
+class NoParameters(Model):
     """The parameters model of a tool that takes none (`{}` only)."""
 
     model_config = ConfigDict(extra="forbid")
