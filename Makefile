@@ -93,14 +93,11 @@ $(SAM):
 validate: $(SAM)  ## sam validate --lint
 	$(SAM) validate --lint
 
-# sam runs the layer's Makefile in this environment: the boot Python's folder first on PATH and, when that Python
-# is the runtime's 3.13 (and PYTHON313 is not set already), PYTHON313 for the layer's bytecode; otherwise the
-# layer's Makefile looks for a 3.13 itself (PATH, pyenv) and says so if there is none.
+# sam runs the layer's Makefile in this environment: the boot Python's folder first on PATH, so that its
+# `python3.13` (when the boot Python is the runtime's) is the one the layer's bytecode is compiled with; otherwise
+# the layer's Makefile looks for a 3.13 itself (pyenv) and says so if there is none.
 build: $(SAM)  ## sam build (needs python3.13 for the runtime)
-	boot="$(PYTHON_BOOT)"; \
-	if [ -z "$${PYTHON313:-}" ] && "$$boot" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'; then \
-		export PYTHON313="$$boot"; fi; \
-	PATH="$$(dirname "$$boot"):$$PATH" $(SAM) build
+	PATH="$(dir $(PYTHON_BOOT)):$$PATH" $(SAM) build
 
 deploy: build  ## sam deploy --guided
 	$(SAM) deploy --guided

@@ -62,6 +62,15 @@ OPERATOR = user("bench-pilot", "operator")
 ADMIN = user("bench-admin", "admin")
 
 
+def lambda_environment(variables: dict[str, str]) -> dict[str, str]:
+    """A function's variables (local_runtime.environment) as Lambda would
+    give them with tracing active: the local runtime's switch that turns
+    tracing off dropped, the trace header set, nothing else on PATH."""
+    environment = {**variables, **TRACE_VARIABLES, "PATH": "/usr/bin:/bin"}
+    environment.pop("POWERTOOLS_TRACE_DISABLED", None)
+    return environment
+
+
 def host_platform() -> str:
     return f"manylinux2014_{platform.machine()}"
 
@@ -131,8 +140,7 @@ class Starter:
     ) -> Start:
         spec = self.specs[function]
         out = self.work / f"start-{next(self.count)}.json"
-        environment = {**self.environments[spec.logical_id], **TRACE_VARIABLES, "PATH": "/usr/bin:/bin"}
-        environment.pop("POWERTOOLS_TRACE_DISABLED", None)  # the local runtime's; tracing is active in Lambda
+        environment = lambda_environment(self.environments[spec.logical_id])
         task_root = MINIMAL if baseline is not None else spec.code_uri
         if baseline is not None:
             environment["BENCH_CALLS"] = str(baseline)
@@ -330,9 +338,8 @@ def main(argv: list[str] | None = None) -> None:
         try:
             aws.provision(template)
             specs = {spec.name: spec for spec in template.functions()}
-            environments, _ = function_environments(
-                list(specs.values()), {k: v for k, v in os.environ.items() if k == "LOG_LEVEL"}, aws.sdk_environment()
-            )
+            shell = {name: os.environ[name] for name in ("LOG_LEVEL",) if name in os.environ}  # LOG_LEVEL=DEBUG
+            environments, _ = function_environments(list(specs.values()), shell, aws.sdk_environment())
             starter = Starter(layer, sdk, work, environments, specs, Router(template))
             chosen = scenarios(starter, aws.client("sqs"), template.queue_urls["JobQueue"])
             if args.profile:
@@ -351,10 +358,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"load average after: {load_average()}")
         finally:
             aws.stop()
-    api = [row for row in rows if row["function"] not in ("run_job",)]
+    api = [row for row in rows if row["function"] != "run_job"]
     if api:
-        print(f"worst API function: {max(api, key=lambda row: row['ratio'])['function']} "
-              f"{max(row['ratio'] for row in api):.2f}")  # fmt: skip
+        worst = max(api, key=lambda row: row["ratio"])
+        print(f"worst API function: {worst['function']} {worst['ratio']:.2f}")
 
 
 if __name__ == "__main__":

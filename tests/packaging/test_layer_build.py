@@ -30,11 +30,12 @@ from typing import Any
 
 import pytest
 
-from bench.cold_start import TRACE_VARIABLES, copy_sdk, host_platform
+from bench.cold_start import copy_sdk, host_platform, lambda_environment
 from local_runtime.aws import FAKE_CREDENTIALS
 from local_runtime.environment import function_environments
 from local_runtime.handlers import LAYER_PATH
 from local_runtime.template import FunctionSpec, Template
+from tests.imports import imported_module
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
@@ -275,10 +276,7 @@ def _imports(layer: Path) -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 targets.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parent = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*parent, base] if base else parent)
+                base = imported_module(node, package)
                 targets.add(base)
                 for alias in node.names:
                     targets.add(f"{base}.{alias.name}")
@@ -385,8 +383,7 @@ def imported(layers: dict[str, Path], sdk: Path, python313: str) -> dict[str, di
     layer = layers[host_platform()]
     started = {}
     for spec in FUNCTIONS:
-        environment = {**environments[spec.logical_id], **TRACE_VARIABLES, "PATH": "/usr/bin:/bin"}
-        environment.pop("POWERTOOLS_TRACE_DISABLED", None)  # tracing is active in Lambda
+        environment = lambda_environment(environments[spec.logical_id])
         module, _, handler = spec.handler.rpartition(".")
         paths = json.dumps([str(spec.code_uri), str(layer), str(sdk)])
         started[spec.name] = subprocess.Popen(

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.cold_start import lambda_environment
+from local_runtime.environment import function_environments
 from local_runtime.handlers import LAYER_PATH
 from local_runtime.template import Template
 
@@ -34,15 +36,9 @@ print(json.dumps(sorted(name for name in sys.modules if name.startswith(('aws_',
 
 def loaded_modules(name: str) -> list[str]:
     spec = next(spec for spec in TEMPLATE.functions() if spec.name == name)
-    environment = {
-        **{key: value for key, value in spec.environment.items() if isinstance(value, str)},
-        "TABLE_NAME": "t",
-        "IDEMPOTENCY_TABLE_NAME": "i",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
-        "LAMBDA_TASK_ROOT": str(spec.code_uri),
-        "PATH": "/usr/bin:/bin",
-    }
+    region = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+    environments, _ = function_environments([spec], {}, region)  # its settings: its import checks them
+    environment = lambda_environment(environments[spec.logical_id])
     finished = subprocess.run(
         [sys.executable, "-c", PROBE, str(spec.code_uri), str(LAYER_PATH)],
         env=environment,

@@ -16,6 +16,7 @@ from oversight.store.base import InterventionStore, JobStore, StatsStore
 from oversight.store.interventions import DynamoInterventionStore
 from oversight.store.jobs import DynamoJobStore
 from oversight.store.stats import DynamoStatsStore
+from tests.imports import imported_module
 
 PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "oversight" / "oversight"
 STORE = PACKAGE / "store"
@@ -28,18 +29,18 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imported_modules(tree: ast.Module, module: str) -> set[str]:
-    """Every module an import statement anywhere in `tree` names, with the
-    `from package import module` form read as the module."""
+def _imported_modules(tree: ast.Module, path: Path) -> set[str]:
+    """Every module an import statement anywhere in `tree` (the module at
+    `path`) names, with the `from package import module` form read as the
+    module."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                package = module.split(".")[: -node.level]
-                base = ".".join([*package, base] if base else package)
+            base = imported_module(node, package)
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
     return found
@@ -50,15 +51,15 @@ def test_only_the_store_package_imports_the_dynamodb_helpers() -> None:
         _module_name(path)
         for path in sorted(PACKAGE.rglob("*.py"))
         if not _module_name(path).startswith("oversight.store")
-        and HELPERS in _imported_modules(ast.parse(path.read_text()), _module_name(path))
+        and HELPERS in _imported_modules(ast.parse(path.read_text()), path)
     ]
     assert outside == []
 
 
 def test_the_import_walk_sees_the_helpers_where_they_are_used() -> None:
     """The check above reads real imports: the stores' own are found."""
-    tree = ast.parse((STORE / "jobs.py").read_text())
-    assert HELPERS in _imported_modules(tree, "oversight.store.jobs")
+    path = STORE / "jobs.py"
+    assert HELPERS in _imported_modules(ast.parse(path.read_text()), path)
 
 
 @pytest.mark.parametrize(("base", "store"), STORES, ids=lambda c: c.__name__)

@@ -22,7 +22,7 @@ class Model(BaseModel):
     """The base of every API and domain shape. Its validators and
     serialisers are built when first used rather than when the class is
     defined: a function imports every shape (the package, the contract) but
-    uses a few, and building them all was ~20 ms of each cold start
+    uses a few, and building them all was 10-16 ms of each cold start
     (docs/decisions.md)."""
 
     model_config = ConfigDict(defer_build=True)
