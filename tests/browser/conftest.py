@@ -14,9 +14,22 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Error,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from tests.e2e.runtime_process import RunningRuntime, RuntimeLauncher
+
+# make test runs a test module per core: a page that signs in and lists while the other core starts
+# functions can take more than Playwright's default 5 s to show a row, which is not a failure of the console.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

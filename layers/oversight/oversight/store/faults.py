@@ -6,6 +6,7 @@ lets SQS deliver the message again."""
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Iterator
@@ -14,8 +15,9 @@ from typing import Any
 
 import botocore.session
 from botocore.config import Config
-from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ClientError, DataNotFoundError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.loaders import Loader
 
 from oversight.errors import ServiceUnavailable
 
@@ -41,11 +43,45 @@ def client_config(**options: Any) -> Config:
     return Config(**settings)
 
 
+class _ServicesWithData:
+    """The services that have `type_name` data, as botocore's loader asks:
+    "is this one of them?", answered from that service's folder alone. Only
+    an unknown service's error lists them all."""
+
+    def __init__(self, loader: _DirectLoader, type_name: str) -> None:
+        self._loader, self._type_name = loader, type_name
+
+    def __contains__(self, service: object) -> bool:
+        try:
+            return isinstance(service, str) and bool(self._loader.list_api_versions(service, self._type_name))
+        except DataNotFoundError:
+            return False
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(Loader.list_available_services(self._loader, self._type_name))
+
+
+class _DirectLoader(Loader):
+    """botocore's loader, without its survey of every service: before
+    loading one service's model (and again for its endpoint rules) botocore
+    lists each of the ~450 folders of its data only to check that the name
+    is among them, 15-25 ms of each cold start (docs/decisions.md). Here
+    that check reads the one service's folder."""
+
+    def list_available_services(self, type_name: str) -> Any:
+        return _ServicesWithData(self, type_name)
+
+
 @cache
 def _session() -> botocore.session.Session:
     """One botocore session for the process: its loader keeps each service's
-    model once, however many clients are made from it."""
-    return botocore.session.get_session()
+    model once, however many clients are made from it. The loader searches
+    where botocore's own would (AWS_DATA_PATH included)."""
+    session = botocore.session.get_session()
+    data_path = session.get_config_variable("data_path")
+    extra = [os.path.expanduser(os.path.expandvars(path)) for path in data_path.split(os.pathsep)] if data_path else []
+    session.register_component("data_loader", _DirectLoader(extra_search_paths=extra))
+    return session
 
 
 def new_client(service: str, **options: Any) -> Any:
