@@ -6,11 +6,10 @@ lets SQS deliver the message again."""
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import botocore.session
@@ -44,11 +43,14 @@ def client_config(**options: Any) -> Config:
 
 
 class _ServicesWithData:
-    """The services that have `type_name` data, as botocore's loader asks:
-    "is this one of them?", answered from that service's folder alone. Only
-    an unknown service's error lists them all."""
+    """The services that have `type_name` data, as botocore's loader asks
+    before loading one service's model (and again for its endpoint rules):
+    "is this one of them?". Its own answer lists each of the ~450 folders
+    of its data, 15-25 ms of each cold start (docs/decisions.md); this one
+    reads the asked-for service's folder alone. Only an unknown service's
+    error lists them all."""
 
-    def __init__(self, loader: _DirectLoader, type_name: str) -> None:
+    def __init__(self, loader: Loader, type_name: str) -> None:
         self._loader, self._type_name = loader, type_name
 
     def __contains__(self, service: object) -> bool:
@@ -61,26 +63,14 @@ class _ServicesWithData:
         return iter(Loader.list_available_services(self._loader, self._type_name))
 
 
-class _DirectLoader(Loader):
-    """botocore's loader, without its survey of every service: before
-    loading one service's model (and again for its endpoint rules) botocore
-    lists each of the ~450 folders of its data only to check that the name
-    is among them, 15-25 ms of each cold start (docs/decisions.md). Here
-    that check reads the one service's folder."""
-
-    def list_available_services(self, type_name: str) -> Any:
-        return _ServicesWithData(self, type_name)
-
-
 @cache
 def _session() -> botocore.session.Session:
-    """One botocore session for the process: its loader keeps each service's
-    model once, however many clients are made from it. The loader searches
-    where botocore's own would (AWS_DATA_PATH included)."""
+    """One botocore session for the process: its loader (botocore's own,
+    AWS_DATA_PATH and all) keeps each service's model once, however many
+    clients are made from it, and checks a service exists as above."""
     session = botocore.session.get_session()
-    data_path = session.get_config_variable("data_path")
-    extra = [os.path.expanduser(os.path.expandvars(path)) for path in data_path.split(os.pathsep)] if data_path else []
-    session.register_component("data_loader", _DirectLoader(extra_search_paths=extra))
+    loader = session.get_component("data_loader")
+    loader.list_available_services = partial(_ServicesWithData, loader)
     return session
 
 
